@@ -1,0 +1,212 @@
+"""The ``insight`` command. Errors reach the user as one clear message, not a traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from insight.config import Settings, load_settings, settings_help
+from insight.errors import ConfigError, InsightError, StoreError
+
+
+def _engine(settings: Settings, *, upgrade: bool = True):  # noqa: ANN202 - SQLAlchemy Engine
+    from insight import store
+    from insight.store.migrate import upgrade as run_upgrade
+
+    engine = store.make_engine(settings)
+    store.check_connection(engine)
+    if upgrade:
+        run_upgrade(engine)
+    return engine
+
+
+def _progress_printer(name: str):  # noqa: ANN202 - a progress callback
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r        writing {name}: {done:,}/{total:,} rows", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.store import migrate
+
+    engine = _engine(settings, upgrade=False)
+    if args.action == "upgrade":
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        after = migrate.current_revision(engine)
+        print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    else:
+        current, head = migrate.current_revision(engine), migrate.head_revision()
+        state = "up to date" if current == head else f"behind: run 'insight db upgrade' to reach {head}"
+        print(f"database revision {current or 'none (empty)'}; {state}")
+    return 0
+
+
+def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.ingest import load_specs_into
+    from insight.layers import load_specs
+
+    specs = load_specs(settings.layers_dir)
+    if args.only:
+        unknown = sorted(set(args.only) - {s.name for s in specs})
+        if unknown:
+            raise ConfigError(f"unknown layer(s): {', '.join(unknown)}")
+        specs = [s for s in specs if s.name in args.only]
+    engine = _engine(settings)
+    print(f"loading {len(specs)} layers from {settings.data_dir} into {engine.url.render_as_string(hide_password=True)}")
+    reports = load_specs_into(engine, specs, Path(settings.data_dir), progress=_progress_printer)
+    print(f"done: {len(reports)} layers loaded")
+    return 0
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option expects KEY=VALUE, got '{pair}'")
+        options[key] = value
+    return options
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.ingest import adhoc_spec, load_layer
+    from insight.layers import load_specs
+
+    path = Path(args.file)
+    known = {s.name: s for s in load_specs(settings.layers_dir)}
+    options = _parse_options(args.option)
+    if args.layer in known and not args.kind:
+        spec = known[args.layer]
+        if options:
+            from dataclasses import replace
+
+            spec = replace(spec, options={**spec.options, **options})
+    else:
+        if not args.kind or not args.format:
+            raise ConfigError(
+                f"'{args.layer}' is not defined under {settings.layers_dir}: give --kind and --format "
+                "(e.g. --kind boundary --format boundary --area-type ward --vintage 2022)"
+            )
+        spec = adhoc_spec(
+            args.layer, kind=args.kind, loader=args.format, title=args.title, area_type=args.area_type,
+            vintage=args.vintage, geography=args.geography, source=args.source, publisher=args.publisher,
+            licence=args.licence, attribution=args.attribution, authority=args.authority, options=options,
+        )
+    engine = _engine(settings)
+    report = load_layer(engine, spec, path, loader=args.format, progress=_progress_printer(spec.name))
+    print(report.summary())
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.store import layer_summaries
+
+    summaries = layer_summaries(_engine(settings))
+    if not summaries:
+        print("no layers loaded: run 'insight load-sample' or 'insight import'")
+        return 0
+    header = ("name", "kind", "count", "vintage / period", "licence")
+    rows = []
+    for s in summaries:
+        when = s.vintage or (f"{s.period_start} to {s.period_end}" if s.period_start else "")
+        name = s.name + (" (illustrative)" if s.illustrative else "")
+        rows.append((name, s.kind, f"{s.feature_count:,}", when, s.licence))
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for r in (header, *rows):
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.web import create_app
+
+    app = create_app(settings)
+    print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
+    app.run(host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for key, default, text in settings_help():
+        print(f"{key}\n    {text}\n    default: {default or '(empty)'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="insight", description="Local Insight: place-based data for councils and their partners."
+    )
+    parser.add_argument("--database-url", help="override INSIGHT_DATABASE_URL for this command")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database schema: upgrade or show the current revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
+
+    sample = sub.add_parser("load-sample", help="load every layer defined under layers/ from data/")
+    sample.add_argument("--only", nargs="+", metavar="LAYER", help="load just these layers")
+    sample.set_defaults(func=cmd_load_sample)
+
+    imp = sub.add_parser("import", help="load one file as a layer (replaces a layer of the same name)")
+    imp.add_argument("file")
+    imp.add_argument("--layer", required=True, help="layer name; a layers/ definition of that name supplies the metadata")
+    imp.add_argument("--format", help="loader name, e.g. boundary, police-api, police-bulk, points-csv")
+    imp.add_argument("--kind", choices=["boundary", "points", "indicator", "lookup"])
+    imp.add_argument("--area-type", help="for boundaries: ward, lsoa, town_centre, constituency, borough…")
+    imp.add_argument("--vintage", help="boundary vintage, e.g. 2022")
+    imp.add_argument("--geography", help="for indicators: the geography of the area codes, e.g. lsoa21")
+    imp.add_argument("--title")
+    imp.add_argument("--source")
+    imp.add_argument("--publisher")
+    imp.add_argument("--licence")
+    imp.add_argument("--attribution")
+    imp.add_argument("--authority", action="store_true", help="this boundary is the council's own outline")
+    imp.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="loader option")
+    imp.set_defaults(func=cmd_import)
+
+    layers = sub.add_parser("layers", help="list loaded layers with counts, vintage and licence")
+    layers.set_defaults(func=cmd_layers)
+
+    serve = sub.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    serve.add_argument("--debug", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
+    conf.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``insight`` console script."""
+    args = build_parser().parse_args(argv)
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    try:
+        return args.func(args, load_settings(**overrides))
+    except InsightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing partial was written (each layer loads in one transaction)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, and where to look
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            print(f"error: database: {StoreError(str(getattr(exc, 'orig', exc)))}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
