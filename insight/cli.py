@@ -59,6 +59,12 @@ def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(f"unknown layer(s): {', '.join(unknown)}")
         specs = [s for s in specs if s.name in args.only]
     engine = _engine(settings)
+    if args.if_empty:
+        from insight.store import layer_summaries
+
+        if layer_summaries(engine):
+            print("the database already has layers: not reloading (run 'insight load-sample' to reload)")
+            return 0
     print(f"loading {len(specs)} layers from {settings.data_dir} into {engine.url.render_as_string(hide_password=True)}")
     reports = load_specs_into(engine, specs, Path(settings.data_dir), progress=_progress_printer)
     print(f"done: {len(reports)} layers loaded")
@@ -154,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("load-sample", help="load every layer defined under layers/ from data/")
     sample.add_argument("--only", nargs="+", metavar="LAYER", help="load just these layers")
+    sample.add_argument("--if-empty", action="store_true", help="do nothing if any layer is loaded")
     sample.set_defaults(func=cmd_load_sample)
 
     imp = sub.add_parser("import", help="load one file as a layer (replaces a layer of the same name)")

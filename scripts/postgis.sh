@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostgreSQL + PostGIS cluster on loopback for tests.
-#   source scripts/postgis.sh start   -> exports TEST_DATABASE_URL
+#   scripts/postgis.sh start   (scripts/test.sh then sets TEST_DATABASE_URL)
 #   scripts/postgis.sh stop
 # Needs Debian's postgresql and postgresql-15-postgis-3 (scripts/setup.sh --test installs them).
 set -euo pipefail
