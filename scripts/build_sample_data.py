@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -48,6 +49,10 @@ BARNET_LAD = "E09000003"
 PCON_2024_BARNET = ("E14001169", "E14001238", "E14001279")
 PCON_2024_HORNSEY_FRIERN_BARNET = "E14001293"
 PCON_2024_SOURCE = "hack25usefuldata/london_pcon2024.geojson"
+LAD22_SOURCE = "london_data_millington/geographies/london-2021-lad22-gen20.shp"
+LSOA21_SOURCE = "london_data_millington/geographies/london-2021-lsoa-gen20.shp"
+WARDS_2022_SOURCE = "barnet_dashboard_samab74/barnet_wards_2022_os_boundaryline.geojson"
+WORSHIP_SOURCE = "osm_london_worship_culture_dwenger/london_places_of_worship_osm2021.geojson"
 WARDS_2011_RANGE = ("E05000043", "E05000063")
 WARDS_2022_RANGE = ("E05013628", "E05013651")
 
@@ -179,7 +184,7 @@ def filter_csv_lines(
     Lines are copied verbatim (line endings normalised to LF), so values and quoting are
     exactly as in the source. Returns the text and the number of lines kept after the header.
     """
-    lines = text.splitlines()
+    lines = text.replace("\r\n", "\n").removesuffix("\n").split("\n")
     header = next(csv.reader([lines[0]]))
     kept = [lines[0], *lines[1 : 1 + extra_keep]]
     for line in lines[1 + extra_keep :]:
@@ -202,14 +207,13 @@ def load_json(path: Path) -> dict[str, Any]:
 
 def build_borough(src: Path, out: Path, report: Report) -> BaseGeometry:
     """Write the Barnet outline in EPSG:4326 and return it (as written) for point-in-polygon."""
-    gdf = pyogrio.read_dataframe(src / "london_data_millington/geographies/london-2021-lad22-gen20.shp")
+    gdf = pyogrio.read_dataframe(src / LAD22_SOURCE)
     if gdf.crs is None or gdf.crs.to_epsg() != 27700:
         raise BuildError(f"LAD22 shapefile CRS is {gdf.crs}, expected EPSG:27700")
     barnet = gdf[gdf["LAD22CD"] == BARNET_LAD]
     expect(len(barnet), 1, "Barnet rows in the LAD22 shapefile")
     row = barnet.iloc[0]
-    transformer = Transformer.from_pipeline(OSGB36_TO_WGS84)
-    wgs84 = shapely.transform(row.geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    wgs84 = reproject(row.geometry, to_wgs84=True)
     wgs84 = orient(wgs84, sign=1.0) if wgs84.geom_type == "Polygon" else wgs84
     geometry = geometry_json(wgs84, WGS84_DP)
     props = {"LAD22CD": row["LAD22CD"], "LAD22NM": row["LAD22NM"]}
@@ -228,7 +232,7 @@ def copy_file(src_file: Path, out: Path, rel: str, report: Report, rows: int) ->
 def build_copied_boundaries(src: Path, out: Path, report: Report) -> None:
     """Copy the four boundary files that are already Barnet-only, checking their counts."""
     copies = [
-        ("barnet_dashboard_samab74/barnet_wards_2022_os_boundaryline.geojson", "boundaries/wards_2022.geojson", 24),
+        (WARDS_2022_SOURCE, "boundaries/wards_2022.geojson", 24),
         ("uk_geojson_martinjc/barnet_wards_2013.geojson", "boundaries/wards_2011.geojson", 21),
         ("gla_town_centres_casa0006/barnet_town_centres.geojson", "boundaries/town_centres.geojson", 14),
         ("uk_geojson_martinjc/barnet_pcon_2010.geojson", "boundaries/constituencies_2010.geojson", 3),
@@ -241,31 +245,52 @@ def build_copied_boundaries(src: Path, out: Path, report: Report) -> None:
 
 def build_constituencies_2024(src: Path, out: Path, report: Report) -> None:
     """Write the three 2024 constituencies that are mostly in Barnet."""
-    by_code = {f["properties"]["pcon24_code"]: f for f in load_json(src / PCON_2024_SOURCE)["features"]}
+    source = load_json(src / PCON_2024_SOURCE)["features"]
+    by_code = {f["properties"]["pcon24_code"]: f for f in source}
     features = []
     for code in PCON_2024_BARNET:
         f = by_code[code]
         props = {"pcon24_code": code, "pcon24_name": f["properties"]["pcon24_name"]}
         features.append(feature(props, geometry_json(f["geometry"], WGS84_DP)))
-    write_bytes(out, "boundaries/constituencies_2024.geojson", geojson_bytes("constituencies_2024", features), report, 3)
+    data = geojson_bytes("constituencies_2024", features)
+    write_bytes(out, "boundaries/constituencies_2024.geojson", data, report, len(features))
+
+
+@functools.cache
+def osgb36_to_wgs84() -> Transformer:
+    """The pinned EPSG:27700 -> EPSG:4326 transformer (see ``OSGB36_TO_WGS84``)."""
+    return Transformer.from_pipeline(OSGB36_TO_WGS84)
+
+
+def reproject(geom: BaseGeometry, to_wgs84: bool) -> BaseGeometry:
+    """Reproject between British National Grid and WGS84 lon/lat with the pinned pipeline."""
+    direction = "FORWARD" if to_wgs84 else "INVERSE"
+
+    def apply(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(osgb36_to_wgs84().transform(xy[:, 0], xy[:, 1], direction=direction))
+
+    return shapely.transform(geom, apply)
 
 
 def to_bng(geom: BaseGeometry) -> BaseGeometry:
-    """Project a WGS84 geometry to British National Grid with the pinned pipeline."""
-    transformer = Transformer.from_pipeline(OSGB36_TO_WGS84)
-    return shapely.transform(
-        geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1], direction="INVERSE"))
-    )
+    """Project a WGS84 geometry to British National Grid."""
+    return reproject(geom, to_wgs84=False)
 
 
-def measure_constituency_coverage(src: Path, out: Path, outline: BaseGeometry, report: Report) -> None:
+def measure_constituency_coverage(
+    src: Path, out: Path, outline: BaseGeometry, report: Report
+) -> None:
     """Report how much of Barnet the three 2024 constituencies leave out, by area, LSOA and ward.
 
     The constituency polygons are ONS "BUC" (ultra-generalised), so small slivers shared with
-    neighbouring constituencies are generalisation artefacts; the Friern Barnet share is real.
+    other neighbouring constituencies are most likely generalisation artefacts; Friern Barnet
+    ward, almost wholly in Hornsey and Friern Barnet, is not.
     """
     pcons = {
-        f["properties"]["pcon24_code"]: (f["properties"]["pcon24_name"], to_bng(shape(f["geometry"])))
+        f["properties"]["pcon24_code"]: (
+            f["properties"]["pcon24_name"],
+            to_bng(shape(f["geometry"])),
+        )
         for f in load_json(src / PCON_2024_SOURCE)["features"]
     }
     borough = to_bng(outline)
@@ -275,12 +300,14 @@ def measure_constituency_coverage(src: Path, out: Path, outline: BaseGeometry, r
     in_hfb = borough.intersection(hfb).area
     report.note(
         f"Constituencies 2024 (area): {100 * outside / borough.area:.1f}% of Barnet "
-        f"({outside / 1e6:.2f} of {borough.area / 1e6:.2f} km2) is outside the 3 Barnet constituencies; "
-        f"{100 * in_hfb / borough.area:.1f}% ({in_hfb / 1e6:.2f} km2) is in Hornsey and Friern Barnet"
+        f"({outside / 1e6:.2f} of {borough.area / 1e6:.2f} km2) is outside the 3 Barnet "
+        f"constituencies; {100 * in_hfb / borough.area:.1f}% ({in_hfb / 1e6:.2f} km2) is in "
+        f"Hornsey and Friern Barnet"
     )
 
     residents: Counter[str] = Counter()
-    with open(out / "indicators/census2021_residents_age6_lsoa21.csv", encoding="utf-8", newline="") as fh:
+    census = out / "indicators/census2021_residents_age6_lsoa21.csv"
+    with open(census, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             residents[row["lsoa21_code"]] += int(row["usual_residents"])
     lsoas = load_json(out / "boundaries/lsoa_2021_bng.geojson")["features"]
@@ -292,7 +319,9 @@ def measure_constituency_coverage(src: Path, out: Path, outline: BaseGeometry, r
         lsoa_count[code] += 1
         lsoa_residents[code] += residents[f["properties"]["LSOA21CD"]]
     total = sum(lsoa_residents.values())
-    report.note(f"Constituencies 2024 (LSOA representative points, Census 2021 residents of {total:,}):")
+    report.note(
+        f"Constituencies 2024 (LSOA representative points; {total:,} Census 2021 residents):"
+    )
     for code in sorted(lsoa_count, key=lambda c: -lsoa_residents[c]):
         name = pcons[code][0] if code in pcons else "(none)"
         report.note(
@@ -300,7 +329,7 @@ def measure_constituency_coverage(src: Path, out: Path, outline: BaseGeometry, r
             f"({100 * lsoa_residents[code] / total:.1f}%)"
         )
 
-    wards = load_json(src / "barnet_dashboard_samab74/barnet_wards_2022_os_boundaryline.geojson")
+    wards = load_json(src / WARDS_2022_SOURCE)
     for w in sorted(wards["features"], key=lambda f: f["properties"]["ONSWardCode"]):
         ward = to_bng(shape(w["geometry"]))
         share = ward.intersection(hfb).area / ward.area
@@ -313,7 +342,7 @@ def measure_constituency_coverage(src: Path, out: Path, outline: BaseGeometry, r
 
 def build_lsoa(src: Path, out: Path, report: Report) -> list[str]:
     """Write Barnet's 2021 LSOAs in EPSG:27700 (declared via a ``crs`` member); return the codes."""
-    gdf = pyogrio.read_dataframe(src / "london_data_millington/geographies/london-2021-lsoa-gen20.shp")
+    gdf = pyogrio.read_dataframe(src / LSOA21_SOURCE)
     if gdf.crs is None or gdf.crs.to_epsg() != 27700:
         raise BuildError(f"LSOA shapefile CRS is {gdf.crs}, expected EPSG:27700")
     barnet = gdf[gdf["LAD22CD"] == BARNET_LAD].sort_values("LSOA21CD")
@@ -386,15 +415,19 @@ def build_crime(src: Path, out: Path, report: Report) -> None:
 
 def build_worship(src: Path, out: Path, outline: BaseGeometry, report: Report) -> list[Venue]:
     """Write OSM places of worship flagged ``in_barnet``, cross-checked by point-in-polygon."""
-    feats = load_json(src / "osm_london_worship_culture_dwenger/london_places_of_worship_osm2021.geojson")["features"]
+    feats = load_json(src / WORSHIP_SOURCE)["features"]
     flag = [bool(f["properties"]["in_barnet"]) for f in feats]
     pip = inside(outline, feats)
     disagree = sum(a != b for a, b in zip(flag, pip))
-    report.note(f"Places of worship: in_barnet flag {sum(flag)}, point-in-polygon {sum(pip)}, disagree {disagree}")
+    report.note(
+        f"Places of worship: in_barnet flag {sum(flag)}, point-in-polygon {sum(pip)}, "
+        f"disagreements {disagree}"
+    )
     chosen = [f for f, keep in zip(feats, flag) if keep]
     expect(len(chosen), 91, "places of worship in Barnet")
     out_feats = [point_feature(f, ("name", "religion")) for f in chosen]
-    write_bytes(out, "points/places_of_worship.geojson", geojson_bytes("places_of_worship", out_feats), report, len(out_feats))
+    data = geojson_bytes("places_of_worship", out_feats)
+    write_bytes(out, "points/places_of_worship.geojson", data, report, len(out_feats))
     return venues("worship", out_feats, "name", "religion")
 
 
@@ -407,10 +440,14 @@ def build_schools(src: Path, out: Path, outline: BaseGeometry, report: Report) -
     for f, a, b in zip(feats, pip, column):
         if a != b:
             p = f["properties"]
-            report.note(f"  {p['school_name']} (URN {p['urn']}): borough column {p['borough']!r}, inside outline {a}")
+            report.note(
+                f"  {p['school_name']} (URN {p['urn']}): borough column {p['borough']!r}, "
+                f"inside outline {a}"
+            )
     chosen = [point_feature(f, None) for f, keep in zip(feats, pip) if keep]
     expect(len(chosen), 116, "schools in Barnet")
-    write_bytes(out, "points/schools.geojson", geojson_bytes("schools", chosen), report, len(chosen))
+    data = geojson_bytes("schools", chosen)
+    write_bytes(out, "points/schools.geojson", data, report, len(chosen))
     return venues("school", chosen, "school_name", "phase")
 
 
@@ -426,24 +463,33 @@ def build_hospitals(src: Path, out: Path, outline: BaseGeometry, report: Report)
         f"distinct locations {len(places)}"
     )
     expect(len(chosen), 6, "hospitals in Barnet")
-    write_bytes(out, "points/hospitals.geojson", geojson_bytes("hospitals", chosen), report, len(chosen))
+    data = geojson_bytes("hospitals", chosen)
+    write_bytes(out, "points/hospitals.geojson", data, report, len(chosen))
 
 
-def build_pois(src: Path, out: Path, outline: BaseGeometry, report: Report) -> tuple[list[Venue], list[Venue]]:
-    """Split the Barnet POIs into GLA cultural venues and OSM cafés."""
+def build_pois(
+    src: Path, out: Path, outline: BaseGeometry, report: Report
+) -> tuple[list[Venue], list[Venue]]:
+    """Split the POIs inside Barnet into GLA cultural venues and OSM cafés."""
     feats = load_json(src / "london_bible_pois/london_pois.geojson")["features"]
     barnet = [f for f, keep in zip(feats, inside(outline, feats)) if keep]
-    cafes = [point_feature(f, POI_COLUMNS) for f in barnet if f["properties"]["category"] == POI_CAFE_CATEGORY]
-    culture = [point_feature(f, POI_COLUMNS) for f in barnet if f["properties"]["category"] != POI_CAFE_CATEGORY]
+    is_cafe = [f["properties"]["category"] == POI_CAFE_CATEGORY for f in barnet]
+    cafes = [point_feature(f, POI_COLUMNS) for f, cafe in zip(barnet, is_cafe) if cafe]
+    culture = [point_feature(f, POI_COLUMNS) for f, cafe in zip(barnet, is_cafe) if not cafe]
     kinds = Counter(f["properties"]["subcategory"] for f in culture)
+    breakdown = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
     report.note(
         f"POIs inside Barnet: {len(barnet)} = {len(cafes)} cafes + {len(culture)} cultural venues "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))})"
+        f"({breakdown})"
     )
     expect(len(cafes), 123, "cafes in Barnet")
-    write_bytes(out, "points/cultural_venues.geojson", geojson_bytes("cultural_venues", culture), report, len(culture))
+    data = geojson_bytes("cultural_venues", culture)
+    write_bytes(out, "points/cultural_venues.geojson", data, report, len(culture))
     write_bytes(out, "points/cafes.geojson", geojson_bytes("cafes", cafes), report, len(cafes))
-    return venues("culture", culture, "name", "subcategory"), venues("cafe", cafes, "name", "subcategory")
+    return (
+        venues("culture", culture, "name", "subcategory"),
+        venues("cafe", cafes, "name", "subcategory"),
+    )
 
 
 def venues(layer: str, feats: Iterable[dict[str, Any]], name_key: str, sub_key: str) -> list[Venue]:
@@ -538,22 +584,28 @@ def build_vcfs(out: Path, pool: Sequence[Venue], report: Report) -> None:
                 "true",
             )
         )
-    header = ("org_id", "name", "category", "asset_kind", "venue_name", "longitude", "latitude", "last_assured", "illustrative")
-    write_bytes(out, "points/vcfs_organisations_illustrative.csv", csv_bytes(header, rows), report, len(rows))
-    layers = Counter(d[3].layer for d in drafts)
-    report.note(f"Illustrative VCFS organisations: {len(rows)} placed at venues by layer {dict(sorted(layers.items()))}")
+    header = (
+        "org_id", "name", "category", "asset_kind", "venue_name",
+        "longitude", "latitude", "last_assured", "illustrative",
+    )
+    data = csv_bytes(header, rows)
+    write_bytes(out, "points/vcfs_organisations_illustrative.csv", data, report, len(rows))
+    layers = dict(sorted(Counter(d[3].layer for d in drafts).items()))
+    report.note(f"Illustrative VCFS organisations: {len(rows)}, venues used by layer {layers}")
 
 
 def build_acv(out: Path, culture: Sequence[Venue], report: Report) -> None:
-    """Generate ~20 illustrative Asset of Community Value listings at real pubs and cultural venues.
+    """Generate ~20 illustrative Asset of Community Value listings at real pubs and venues.
 
     A second, independent generator (seed ``SEED + 1``) so the two layers can change separately.
     """
     rng = np.random.default_rng(SEED + 1)
     pubs = sorted((v for v in culture if v.subcategory == "Pub"), key=venue_key)
-    others = sorted((v for v in culture if v.subcategory in ACV_TYPES and v.subcategory != "Pub"), key=venue_key)
-    picks = [pubs[int(i)] for i in sorted(rng.choice(len(pubs), size=ACV_PUBS, replace=False))]
-    picks += [others[int(i)] for i in sorted(rng.choice(len(others), size=ACV_OTHER, replace=False))]
+    others = sorted(
+        (v for v in culture if v.subcategory in ACV_TYPES and v.subcategory != "Pub"), key=venue_key
+    )
+    picks = [pubs[int(i)] for i in sorted(rng.choice(len(pubs), ACV_PUBS, replace=False))]
+    picks += [others[int(i)] for i in sorted(rng.choice(len(others), ACV_OTHER, replace=False))]
     rows = []
     for n, idx in enumerate(rng.permutation(len(picks)), start=1):
         venue = picks[int(idx)]
@@ -571,8 +623,12 @@ def build_acv(out: Path, culture: Sequence[Venue], report: Report) -> None:
                 "true",
             )
         )
-    header = ("acv_id", "name", "placed_at", "asset_type", "listed_date", "status", "longitude", "latitude", "asset_kind", "illustrative")
-    write_bytes(out, "points/assets_of_community_value_illustrative.csv", csv_bytes(header, rows), report, len(rows))
+    header = (
+        "acv_id", "name", "placed_at", "asset_type", "listed_date", "status",
+        "longitude", "latitude", "asset_kind", "illustrative",
+    )
+    data = csv_bytes(header, rows)
+    write_bytes(out, "points/assets_of_community_value_illustrative.csv", data, report, len(rows))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,8 +639,14 @@ def build_indicators(src: Path, out: Path, lsoa21: Sequence[str], report: Report
     """Filter the LSOA, ward and neighbourhood tables to Barnet, copying kept lines verbatim."""
     barnet_lsoa21 = set(lsoa21)
 
-    def filtered(source: str, rel: str, keep: Callable[[dict[str, str]], bool], expected: int,
-                 encoding: str = "utf-8", extra_keep: int = 0) -> str:
+    def filtered(
+        source: str,
+        rel: str,
+        keep: Callable[[dict[str, str]], bool],
+        expected: int,
+        encoding: str = "utf-8",
+        extra_keep: int = 0,
+    ) -> str:
         text = (src / source).read_bytes().decode(encoding)
         text = text.removeprefix("\ufeff")
         result, rows = filter_csv_lines(text, keep, extra_keep)
@@ -592,26 +654,54 @@ def build_indicators(src: Path, out: Path, lsoa21: Sequence[str], report: Report
         write_bytes(out, rel, result.encode("utf-8"), report, rows)
         return result
 
-    filtered("hack25usefuldata/iod2019_lsoa11_london.csv", "indicators/imd2019_lsoa11.csv",
-             lambda r: r["lad19_code"] == BARNET_LAD, 211)
-    lookup = filtered("geographr/lookup_lsoa21_ward24_ltla24_london.csv", "indicators/lookup_lsoa21_ward2022.csv",
-                      lambda r: r["ltla24_code"] == BARNET_LAD, 220)
+    filtered(
+        "hack25usefuldata/iod2019_lsoa11_london.csv",
+        "indicators/imd2019_lsoa11.csv",
+        lambda r: r["lad19_code"] == BARNET_LAD,
+        211,
+    )
+    lookup = filtered(
+        "geographr/lookup_lsoa21_ward24_ltla24_london.csv",
+        "indicators/lookup_lsoa21_ward2022.csv",
+        lambda r: r["ltla24_code"] == BARNET_LAD,
+        220,
+    )
     wards = {r["ward24_code"] for r in csv.DictReader(io.StringIO(lookup))}
     lookup_lsoas = {r["lsoa21_code"] for r in csv.DictReader(io.StringIO(lookup))}
     low, high = WARDS_2022_RANGE
     if lookup_lsoas != barnet_lsoa21 or len(wards) != 24 or min(wards) != low or max(wards) != high:
         raise BuildError("LSOA21 -> ward lookup does not match the 220 LSOAs / 24 May 2022 wards")
-    report.note(f"Lookup LSOA21 -> ward24: {len(wards)} ward codes, {min(wards)}..{max(wards)} (the May 2022 wards)")
-    filtered("hack25usefuldata/census21_usual_residents_by_age6_lsoa21_london.csv",
-             "indicators/census2021_residents_age6_lsoa21.csv", lambda r: r["lsoa21_code"] in barnet_lsoa21, 1_320)
-    filtered("geographr/lookup_lsoa11_lsoa21_ltla22_london.csv", "indicators/lookup_lsoa11_lsoa21.csv",
-             lambda r: r["ltla22_code"] == BARNET_LAD, 220)
-    low, high = WARDS_2011_RANGE
-    filtered("gla_ward_profiles_2015/ward-profiles-excel-version.csv", "indicators/gla_ward_profiles_2015.csv",
-             lambda r: low <= r["New code"] <= high, 21, encoding="latin-1")
-    filtered("mopac_pas_ward_atlas_offner/mopac_pas_2016_neighbourhood.csv",
-             "indicators/mopac_pas_2016_neighbourhood.csv",
-             lambda r: r["Neighbourhood"].startswith("Barnet - "), 4, extra_keep=1)
+    report.note(
+        f"Lookup LSOA21 -> ward24: {len(wards)} ward codes {min(wards)}..{max(wards)}, "
+        f"the May 2022 wards"
+    )
+    filtered(
+        "hack25usefuldata/census21_usual_residents_by_age6_lsoa21_london.csv",
+        "indicators/census2021_residents_age6_lsoa21.csv",
+        lambda r: r["lsoa21_code"] in barnet_lsoa21,
+        1_320,
+    )
+    filtered(
+        "geographr/lookup_lsoa11_lsoa21_ltla22_london.csv",
+        "indicators/lookup_lsoa11_lsoa21.csv",
+        lambda r: r["ltla22_code"] == BARNET_LAD,
+        220,
+    )
+    first, last = WARDS_2011_RANGE
+    filtered(
+        "gla_ward_profiles_2015/ward-profiles-excel-version.csv",
+        "indicators/gla_ward_profiles_2015.csv",
+        lambda r: first <= r["New code"] <= last,
+        21,
+        encoding="latin-1",
+    )
+    filtered(
+        "mopac_pas_ward_atlas_offner/mopac_pas_2016_neighbourhood.csv",
+        "indicators/mopac_pas_2016_neighbourhood.csv",
+        lambda r: r["Neighbourhood"].startswith("Barnet - "),
+        4,
+        extra_keep=1,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +731,7 @@ def build(src: Path, out: Path) -> Report:
         raise BuildError(f"files of {MAX_BYTES:,} bytes or more: {too_big}")
     stray = sorted(set(hashed_files(out)) - set(report.rows))
     if stray:
-        report.note(f"WARNING: files in {out} not made by this build (they are hashed too): {stray}")
+        report.note(f"WARNING: files in {out} not made by this build (hashed anyway): {stray}")
     (out / SUMS_NAME).write_text(format_sums(compute_sums(out)), encoding="utf-8")
     return report
 
@@ -654,7 +744,9 @@ def hashed_files(root: Path) -> list[str]:
 
 def compute_sums(root: Path) -> dict[str, str]:
     """SHA-256 of every hashed file under ``root``."""
-    return {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in hashed_files(root)}
+    return {
+        rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in hashed_files(root)
+    }
 
 
 def format_sums(sums: dict[str, str]) -> str:
@@ -696,7 +788,7 @@ def check(src: Path, data_dir: Path) -> int:
         build(src, Path(tmp))
         rebuilt = compute_sums(Path(tmp))
     problems = [f"rebuild {p}" for p in diff_sums(recorded, rebuilt)]
-    problems += [f"data/ {p}" for p in diff_sums(recorded, compute_sums(data_dir))]
+    problems += [f"{data_dir.name}/ {p}" for p in diff_sums(recorded, compute_sums(data_dir))]
     if problems:
         print("Sample data check FAILED:", file=sys.stderr)
         for p in problems:
@@ -720,11 +812,20 @@ def print_summary(out: Path, report: Report) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=REPO_ROOT / SHARED_RELATIVE,
-                        help=f"shared data directory (default: {SHARED_RELATIVE.as_posix()} from the repo root)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/)")
-    parser.add_argument("--check", action="store_true",
-                        help="rebuild into a temp dir and compare with SHA256SUMS; exit 1 on any difference")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO_ROOT / SHARED_RELATIVE,
+        help=f"shared source data (default: {SHARED_RELATIVE.as_posix()} from the repo root)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild in a temp dir and compare with SHA256SUMS; exit 1 on any difference",
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:
