@@ -35,7 +35,7 @@ def test_to_storage_refuses_to_guess_a_missing_crs() -> None:
 
 
 def test_bng_round_trip_is_within_a_few_metres() -> None:
-    # lon -0.2, lat 51.58 lies in OS grid square TQ28, near easting 524 700, northing 188 600.
+    # lon -0.2, lat 51.58 lies in OS grid square TQ28, near easting 524 800, northing 188 300.
     frame = gpd.GeoDataFrame(geometry=[Point(-0.2, 51.58)], crs="EPSG:4326")
     metric = to_metric(frame)
     x, y = metric.geometry.iloc[0].x, metric.geometry.iloc[0].y

@@ -96,12 +96,18 @@ def layout(context: AppContext) -> html.Div:
                 [
                     html.H1("Explore your area"),
                     html.P(intro, id="intro"),
-                    html.Label("Boundary layer", htmlFor="boundary-choice"),
-                    dcc.Dropdown(
-                        id="boundary-choice",
-                        options=[{"label": l["title"], "value": l["name"]} for l in boundaries],
-                        value=default,
-                        clearable=False,
+                    html.Fieldset(
+                        [
+                            html.Legend("Boundary layer"),
+                            dcc.RadioItems(
+                                id="boundary-choice",
+                                options=[{"label": l["title"], "value": l["name"]} for l in boundaries],
+                                value=default,
+                                inline=True,
+                                labelClassName="choice",
+                            ),
+                        ],
+                        className="choices",
                     ),
                     html.Div(
                         dl.Map(map_children, center=[51.6, -0.2], zoom=11, id="map", style={"height": "60vh"}),
