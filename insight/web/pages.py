@@ -27,7 +27,9 @@ def _catalogue_table(layers: list[dict]) -> html.Table:
         when = layer["vintage"] or (
             f"{layer['period_start']} to {layer['period_end']}" if layer["period_start"] else "—"
         )
-        title = layer["title"] + (" — illustrative data" if layer["illustrative"] else "")
+        title = layer["title"]
+        if layer["illustrative"] and "illustrative" not in title.lower():
+            title += " (illustrative data)"
         body.append(
             html.Tr(
                 [
@@ -71,8 +73,11 @@ def layout(context: AppContext) -> html.Div:
             id="main",
         )
     boundaries = [l for l in layers if l["kind"] == "boundary"]
-    default = next((l["name"] for l in boundaries if l["area_type"] == "ward"), None) or (
-        boundaries[0]["name"] if boundaries else None
+    wards = [l for l in boundaries if l["area_type"] == "ward"]
+    default = (
+        max(wards, key=lambda l: l["vintage"] or "")["name"]
+        if wards
+        else (boundaries[0]["name"] if boundaries else None)
     )
     tiles = (
         [dl.TileLayer(url=context.settings.tile_url, attribution=context.settings.tile_attribution)]
