@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from insight.errors import ConfigError, LoadError, Problem
 from insight.geo import inside_mask
+from insight.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.store import authority_geometry, write_layer
-from insight.store.io import Progress
+from insight.store.io import Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
 
 Echo = Callable[[str], None]
 
@@ -86,6 +88,32 @@ def _period(frame: pd.DataFrame, kind: str) -> tuple[str | None, str | None]:
     return (str(values.min()), str(values.max())) if len(values) else (None, None)
 
 
+def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[int]) -> int:
+    """Recompute which area of each boundary layer every point of ``point_layers`` falls in.
+
+    Runs inside the caller's transaction, so a load and its tags land together.
+    Returns the number of tags written.
+    """
+    written = 0
+    points = {pid: feature_coordinates(conn, pid) for pid in point_layers}
+    for bid in boundary_layers:
+        area_ids, geoms = areas_for_tagging(conn, bid)
+        for pid, (feature_ids, x, y) in points.items():
+            index = assign_points(x, y, geoms)
+            tagged = np.where(index >= 0, area_ids[np.clip(index, 0, None)], -1)
+            replace_tags(conn, boundary_layer_id=bid, point_layer_id=pid, feature_ids=feature_ids, area_ids=tagged)
+            written += int((tagged >= 0).sum())
+    return written
+
+
+def _tagger(kind: str) -> Callable[[Connection, int], None] | None:
+    if kind == "points":
+        return lambda conn, lid: retag(conn, point_layers=[lid], boundary_layers=layer_ids(conn, "boundary"))
+    if kind == "boundary":
+        return lambda conn, lid: retag(conn, point_layers=layer_ids(conn, "points"), boundary_layers=[lid])
+    return None
+
+
 def load_layer(
     engine: Engine,
     spec: LayerSpec,
@@ -137,6 +165,7 @@ def load_layer(
         owner=spec.owner,
         period=_period(frame, spec.kind),
         progress=progress,
+        after_write=_tagger(spec.kind),
     )
     report.seconds = time.perf_counter() - started
     return report

@@ -99,3 +99,20 @@ def test_illustrative_layers_are_labelled(sample_store) -> None:
     assert summaries["assets_of_community_value"].illustrative
     assert not summaries["crime_2016_2018"].illustrative
     assert "ILLUSTRATIVE" in summaries["vcfs_organisations"].title
+
+
+def test_points_are_tagged_once_per_boundary_layer(sample_store) -> None:
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT COUNT(*), COUNT(DISTINCT t.feature_id) FROM feature_tags t "
+        "JOIN features f ON f.id = t.feature_id JOIN layers pl ON pl.id = f.layer_id "
+        "JOIN layers bl ON bl.id = t.boundary_layer_id WHERE pl.name = :p AND bl.name = :b"
+    )
+    with sample_store.engine.connect() as conn:
+        tags, distinct = conn.execute(query, {"p": "crime_2024_04", "b": "wards_2022"}).one()
+    points = read_features(sample_store.engine, "crime_2024_04")
+    wards = read_areas(sample_store.engine, "wards_2022")
+    union = wards.geometry.union_all()
+    expected = int(points.geometry.intersects(union).sum())
+    assert tags == distinct == expected

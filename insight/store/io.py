@@ -14,9 +14,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from insight.errors import NotFoundError
 from insight.geo import STORAGE_CRS, ewkt
-from insight.store.models import Area, AreaLookup, Feature, IndicatorValue, Layer, Organisation
+from insight.store.models import Area, AreaLookup, Feature, FeatureTag, IndicatorValue, Layer, Organisation
 
 Progress = Callable[[int, int], None]
+AfterWrite = Callable[[Connection, int], None]
 CHUNK = 5000
 
 _CHILD = {"boundary": Area, "points": Feature, "indicator": IndicatorValue, "lookup": AreaLookup}
@@ -120,12 +121,14 @@ def write_layer(
     owner: str | None = None,
     period: tuple[str | None, str | None] = (None, None),
     progress: Progress | None = None,
+    after_write: AfterWrite | None = None,
 ) -> int:
     """Replace the layer ``meta['name']`` with ``frame`` in one transaction; return its id.
 
     ``frame`` has the columns of the loader contract for ``kind`` (plus
     ``inside_authority`` for points). On any error the transaction is rolled back
-    and the store is exactly as before.
+    and the store is exactly as before. ``after_write(conn, layer_id)`` runs in the
+    same transaction (ingest uses it to tag points with their areas).
     """
     child = _CHILD[kind]
     values = {
@@ -148,6 +151,12 @@ def write_layer(
         if layer_id is None:
             layer_id = conn.execute(insert(Layer).values(**values).returning(Layer.id)).scalar_one()
         else:
+            conn.execute(delete(FeatureTag).where(FeatureTag.boundary_layer_id == layer_id))
+            conn.execute(
+                delete(FeatureTag).where(
+                    FeatureTag.feature_id.in_(select(Feature.id).where(Feature.layer_id == layer_id))
+                )
+            )
             for table in _CHILD.values():
                 conn.execute(delete(table).where(table.layer_id == layer_id))
             conn.execute(update(Layer).where(Layer.id == layer_id).values(**values))
@@ -158,6 +167,8 @@ def write_layer(
             done += len(chunk)
             if progress:
                 progress(done, len(rows))
+        if after_write:
+            after_write(conn, layer_id)
     return layer_id
 
 
@@ -246,3 +257,48 @@ def authority_geometry(engine: Engine) -> shapely.Geometry | None:
         return None
     areas = read_areas(engine, name)
     return shapely.union_all(areas.geometry.values) if len(areas) else None
+
+
+def layer_ids(conn: Connection, kind: str) -> list[int]:
+    """Ids of every layer of ``kind``, oldest first."""
+    return list(conn.execute(select(Layer.id).where(Layer.kind == kind).order_by(Layer.id)).scalars())
+
+
+def areas_for_tagging(conn: Connection, layer_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area ids and geometries (EPSG:4326) of a boundary layer, sorted by code (the edge rule's order)."""
+    rows = conn.execute(
+        select(Area.id, func.ST_AsBinary(Area.geom)).where(Area.layer_id == layer_id).order_by(Area.code)
+    ).all()
+    return np.array([r[0] for r in rows], dtype=np.int64), _geoms([r[1] for r in rows])
+
+
+def feature_coordinates(conn: Connection, layer_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature ids with x (longitude) and y (latitude); NaN where a feature has no location."""
+    rows = conn.execute(
+        select(Feature.id, func.ST_X(Feature.geom), func.ST_Y(Feature.geom)).where(Feature.layer_id == layer_id)
+    ).all()
+    if not rows:
+        empty = np.array([], dtype=float)
+        return np.array([], dtype=np.int64), empty, empty
+    ids, xs, ys = zip(*rows)
+    as_float = lambda v: np.array([np.nan if a is None else a for a in v], dtype=float)  # noqa: E731
+    return np.array(ids, dtype=np.int64), as_float(xs), as_float(ys)
+
+
+def replace_tags(
+    conn: Connection, *, boundary_layer_id: int, point_layer_id: int, feature_ids: np.ndarray, area_ids: np.ndarray
+) -> None:
+    """Replace the tags of one point layer in one boundary layer (rows only where a point has an area)."""
+    stale = select(Feature.id).where(Feature.layer_id == point_layer_id)
+    conn.execute(
+        delete(FeatureTag).where(
+            FeatureTag.boundary_layer_id == boundary_layer_id, FeatureTag.feature_id.in_(stale)
+        )
+    )
+    keep = area_ids >= 0
+    rows = [
+        {"boundary_layer_id": boundary_layer_id, "feature_id": int(f), "area_id": int(a)}
+        for f, a in zip(feature_ids[keep].tolist(), area_ids[keep].tolist())
+    ]
+    for chunk in _chunks(rows, 20_000):
+        conn.execute(insert(FeatureTag), chunk)

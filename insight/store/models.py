@@ -142,3 +142,21 @@ class AreaLookup(Base):
     to_geography: Mapped[str] = mapped_column(String(50))
     to_name: Mapped[str | None] = mapped_column(String(200))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class FeatureTag(Base):
+    """The area of one boundary layer that a point falls in, computed once at load time.
+
+    Interactive views then filter and count by integer ids instead of joining spatially.
+    A point in no area of that layer has no row.
+    """
+
+    __tablename__ = "feature_tags"
+    __table_args__ = (Index("ix_feature_tags_area", "boundary_layer_id", "area_id"),)
+    boundary_layer_id: Mapped[int] = mapped_column(
+        ForeignKey("layers.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("features.id", ondelete="CASCADE"), primary_key=True
+    )
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
