@@ -38,6 +38,11 @@ class LayerSummary:
     source: str
     sensitivity: str
     illustrative: bool
+    is_authority: bool
+    theme: str | None
+    asset_kind: str | None
+    geography: str | None
+    description: str
     feature_count: int
     period_start: str | None
     period_end: str | None

@@ -1,0 +1,495 @@
+"""Area profiles: population, deprivation, crime and assets for any area of any type.
+
+Everything here is a pure function of a :class:`insight.places.Places` snapshot. Figures
+for all areas of a layer are computed together with integer counts (``numpy.bincount``
+on the tags made at load time), so one profile and a whole ward table cost the same.
+Every figure carries its source, period, boundary vintage and method.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from insight.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
+from insight.errors import ConfigError
+from insight.geo import STORAGE_CRS
+from insight.joins import assign_points
+from insight.layers import ASSET_KINDS
+from insight.places import BoundaryData, Places, PointData, month_label, month_number
+from insight.store.io import LayerSummary
+
+AGE_PREFIX = "usual_residents_aged_"
+ASSET_KIND_LABELS = {
+    "money": "Money (funding, grants, income)",
+    "services_people": "Services and people",
+    "insight": "Insight (data, knowledge, lived experience)",
+    "spaces": "Spaces (buildings, venues, green space)",
+}
+COMPARATORS = ("borough", "average")
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]):(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """'YYYY-MM:YYYY-MM' as inclusive month numbers; a clear error otherwise."""
+    match = _PERIOD.match(text.strip())
+    if not match:
+        raise ConfigError(f"period '{text}' is not YYYY-MM:YYYY-MM (e.g. 2017-07:2018-06)")
+    start, end = month_number(text[:7]), month_number(text.strip()[-7:])
+    if start > end:
+        raise ConfigError(f"period '{text}' ends before it starts")
+    return start, end
+
+
+def period_text(period: tuple[int, int]) -> str:
+    return f"{month_label(period[0])} to {month_label(period[1])}"
+
+
+def default_crime_layer(places: Places) -> str | None:
+    """The crime layer with the most records: the richest default for a profile."""
+    crime = [p for p in places.points.values() if p.meta.theme == "crime"]
+    return max(crime, key=len).meta.name if crime else None
+
+
+def default_period(points: PointData, months: int = 12) -> tuple[int, int]:
+    """The latest ``months`` months the layer has data for."""
+    span = points.months()
+    if span is None:
+        raise ConfigError(f"layer '{points.meta.name}' has no dated records")
+    return max(span[0], span[1] - months + 1), span[1]
+
+
+def _source(meta: LayerSummary) -> str:
+    return f"{meta.title} ({meta.publisher}; {meta.licence})"
+
+
+@dataclass
+class AreaTable:
+    """Figures for every area of one boundary layer, aligned to its areas (rows by position)."""
+
+    boundary: BoundaryData
+    population: pd.DataFrame
+    population_method: str
+    deprivation: pd.DataFrame
+    deprivation_method: str
+    crime_counts: pd.DataFrame
+    crime_previous: pd.DataFrame
+    crime_monthly: np.ndarray
+    crime_meta: LayerSummary | None
+    period: tuple[int, int] | None
+    assets: pd.DataFrame
+    asset_kinds: pd.DataFrame
+    asset_layers: dict[str, LayerSummary] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def residents(self) -> np.ndarray:
+        return self.population[TOTAL].to_numpy(dtype=float) if TOTAL in self.population else np.full(
+            len(self.boundary.areas), np.nan
+        )
+
+
+def _tags_for(points: PointData, boundary: BoundaryData) -> np.ndarray:
+    """Area index of each point: the load-time tags, or a fresh join for an ad-hoc (drawn) boundary."""
+    if boundary.meta.name in points.tags:
+        return points.tags[boundary.meta.name]
+    return assign_points(points.x, points.y, boundary.areas.geometry)
+
+
+def _weights(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
+    """Small-area weights for a boundary layer, computed once per snapshot (not for drawn areas)."""
+    key = ("weights", boundary.meta.name)
+    if boundary.meta.area_type == "drawn" or key not in places.cache:
+        found = choose_weights(places.lsoa.areas, boundary.areas, lookups=list(places.lookups.values()))
+        if boundary.meta.area_type == "drawn":
+            return found
+        places.cache[key] = found
+    return places.cache[key]
+
+
+def _population(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
+    n = len(boundary.areas)
+    lsoa = places.lsoa
+    if places.population is None or lsoa is None:
+        return pd.DataFrame(index=range(n)), "no population layer loaded"
+    values = places.population.reindex(lsoa.areas["code"]).fillna(0.0).reset_index(drop=True)
+    weights, method = _weights(places, boundary)
+    return apportion(values, weights, n), method
+
+
+def _deprivation(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
+    n = len(boundary.areas)
+    lsoa = places.lsoa
+    if places.deprivation is None or lsoa is None or places.population is None:
+        return pd.DataFrame(index=range(n)), "no deprivation layer loaded"
+    deprivation = places.deprivation
+    codes = pd.Index(lsoa.areas["code"])
+    if not deprivation.index.isin(codes).all():
+        bridges = [lk for lk in places.lookups.values() if lk["to_code"].isin(codes).any()
+                   and lk["from_code"].isin(deprivation.index).any()]
+        if not bridges:
+            return pd.DataFrame(index=range(n)), "deprivation areas do not match the small areas"
+        deprivation = bridge_codes(deprivation, bridges[0], codes)
+    deprivation = deprivation.reindex(codes)
+    residents = places.population.reindex(codes)[TOTAL].fillna(0.0).to_numpy()
+    weights, method = _weights(places, boundary)
+    rank_col = next((c for c in deprivation.columns if c.endswith("imd_rank")), None)
+    decile_col = next((c for c in deprivation.columns if c.endswith("imd_decile")), None)
+    out = pd.DataFrame(index=range(n))
+    if rank_col:
+        out["imd_rank"] = weighted_mean(deprivation[rank_col].to_numpy(float), weights, residents, n)
+    if decile_col:
+        deciles = deprivation[decile_col].to_numpy(float)
+        total = apportion(pd.DataFrame({"r": residents}), weights, n)["r"].to_numpy()
+        for d in range(1, 11):
+            people = np.where(deciles == d, residents, 0.0)
+            in_d = apportion(pd.DataFrame({"r": people}), weights, n)["r"].to_numpy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f"decile_{d}"] = np.where(total > 0, in_d / total, np.nan)
+    return out, f"population-weighted ({method})"
+
+
+def _counts(area_index: np.ndarray, points: PointData, mask: np.ndarray, n: int) -> pd.DataFrame:
+    keep = mask & (area_index >= 0)
+    k = len(points.categories)
+    flat = np.bincount(area_index[keep] * k + points.category_codes[keep], minlength=n * k)
+    counts = pd.DataFrame(flat.reshape(n, k), columns=points.categories)
+    return counts.loc[:, counts.sum(axis=0) > 0] if mask.any() else counts.iloc[:, :0]
+
+
+def _cached(places: Places, key: tuple, boundary: BoundaryData, compute):  # noqa: ANN001, ANN202
+    if boundary.meta.area_type == "drawn":
+        return compute()
+    if key not in places.cache:
+        places.cache[key] = compute()
+    return places.cache[key]
+
+
+def area_table(
+    places: Places,
+    boundary: str | BoundaryData,
+    *,
+    crime_layer: str | None = None,
+    period: tuple[int, int] | None = None,
+) -> AreaTable:
+    """Population, deprivation, crime in ``period`` and assets for every area of ``boundary``."""
+    data = places.boundary(boundary) if isinstance(boundary, str) else boundary
+    n = len(data.areas)
+    population, pop_method = _cached(places, ("population", data.meta.name), data, lambda: _population(places, data))
+    deprivation, dep_method = _cached(
+        places, ("deprivation", data.meta.name), data, lambda: _deprivation(places, data)
+    )
+    crime_name = crime_layer or default_crime_layer(places)
+    notes: list[str] = []
+    if crime_name and places.point_layer(crime_name).months() is None:
+        crime = places.point_layer(crime_name)
+        tags = _tags_for(crime, data)
+        counts = _counts(tags, crime, np.ones(len(crime), dtype=bool), n)
+        previous = counts * np.nan
+        monthly = np.zeros((n, 0), dtype=np.int64)
+        crime_meta, period = crime.meta, None
+    elif crime_name:
+        crime = places.point_layer(crime_name)
+        period = period or default_period(crime)
+        tags = _tags_for(crime, data)
+        length = period[1] - period[0] + 1
+        now = (crime.month >= period[0]) & (crime.month <= period[1])
+        before = (crime.month >= period[0] - length) & (crime.month < period[0])
+        counts = _counts(tags, crime, now, n)
+        previous = _counts(tags, crime, before, n).reindex(columns=counts.columns, fill_value=0)
+        span = crime.months()
+        if span and period[0] - length < span[0]:
+            notes.append(
+                f"the previous period ({period_text((period[0] - length, period[0] - 1))}) starts before "
+                f"the data ({month_label(span[0])}): no change is reported"
+            )
+            previous = previous * np.nan
+        monthly = np.zeros((n, length), dtype=np.int64)
+        sel = now & (tags >= 0)
+        np.add.at(monthly, (tags[sel], crime.month[sel] - period[0]), 1)
+        crime_meta = crime.meta
+    else:
+        counts = previous = pd.DataFrame(index=range(n))
+        monthly = np.zeros((n, 0), dtype=np.int64)
+        crime_meta = None
+    assets = {}
+    asset_layers = {}
+    kinds = {k: np.zeros(n, dtype=np.int64) for k in ASSET_KINDS}
+    for name, points in places.points.items():
+        if points.meta.theme != "assets":
+            continue
+        tags = _tags_for(points, data)
+        inside = tags >= 0
+        assets[name] = np.bincount(tags[inside], minlength=n)
+        asset_layers[name] = points.meta
+        for kind in ASSET_KINDS:
+            chosen = inside & (points.asset_kind == kind)
+            kinds[kind] += np.bincount(tags[chosen], minlength=n)
+    return AreaTable(
+        boundary=data, population=population, population_method=pop_method, deprivation=deprivation,
+        deprivation_method=dep_method, crime_counts=counts, crime_previous=previous, crime_monthly=monthly,
+        crime_meta=crime_meta, period=period, assets=pd.DataFrame(assets, index=range(n)),
+        asset_kinds=pd.DataFrame(kinds, index=range(n)), asset_layers=asset_layers, notes=notes,
+    )
+
+
+def drawn_boundary(geometry: shapely.Geometry, *, name: str = "Drawn area", code: str = "drawn") -> BoundaryData:
+    """A one-area boundary layer for a polygon a user drew or uploaded (EPSG:4326)."""
+    if geometry is None or shapely.is_empty(geometry) or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ConfigError("a drawn area must be a non-empty polygon")
+    if not shapely.is_valid(geometry):
+        geometry = shapely.make_valid(geometry)
+    meta = LayerSummary(
+        name=f"drawn:{code}", kind="boundary", title=name, vintage="drawn by the user", area_type="drawn",
+        publisher="the user", licence="", attribution="", source="drawn or uploaded polygon",
+        sensitivity="public", illustrative=False, is_authority=False, theme=None, asset_kind=None,
+        geography=None, description="", feature_count=1, period_start=None, period_end=None,
+        loaded_at=pd.Timestamp.now(tz="UTC").to_pydatetime(), load_report={},
+    )
+    areas = gpd.GeoDataFrame({"code": [code], "name": [name]}, geometry=[geometry], crs=STORAGE_CRS)
+    return BoundaryData(meta=meta, areas=areas)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a column of :func:`metrics` means and where it comes from."""
+
+    section: str
+    label: str
+    unit: str
+    source: str
+    period: str
+    vintage: str
+    method: str
+    rank: bool = False
+
+
+def metrics(table: AreaTable) -> tuple[pd.DataFrame, dict[str, Metric]]:
+    """One row per area, one column per figure, and what each column means.
+
+    Rates are per 1,000 usual residents (Census 2021); shares are 0–1.
+    """
+    data = table.boundary
+    vintage = data.meta.vintage or ""
+    n = len(data.areas)
+    cols: dict[str, np.ndarray] = {}
+    meta: dict[str, Metric] = {}
+    residents = table.residents
+    pop_source = "Census 2021 usual residents (ONS)"
+
+    def add(key: str, values, **kw) -> None:  # noqa: ANN001
+        cols[key] = np.asarray(values, dtype=float)
+        meta[key] = Metric(vintage=vintage, **kw)
+
+    if TOTAL in table.population:
+        method = table.population_method
+        add("residents", residents, section="Population", label="Usual residents", unit="people",
+            source=pop_source, period="2021", method=method)
+        add("residents_lower", table.population[f"{TOTAL}_lower"], section="Population",
+            label="Usual residents, lower bound", unit="people", source=pop_source, period="2021",
+            method=f"{method}: small areas wholly inside")
+        add("residents_upper", table.population[f"{TOTAL}_upper"], section="Population",
+            label="Usual residents, upper bound", unit="people", source=pop_source, period="2021",
+            method=f"{method}: every small area touching")
+        for col in table.population.columns:
+            if col.startswith(AGE_PREFIX) and not col.endswith(("_lower", "_upper")):
+                label = "Aged " + col[len(AGE_PREFIX):].replace("_", " ")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    add(f"share_{col[len(AGE_PREFIX):]}", table.population[col] / residents,
+                        section="Population", label=f"{label} (share of residents)", unit="share",
+                        source=pop_source, period="2021", method=method)
+    if "imd_rank" in table.deprivation:
+        dep_source = "English Indices of Deprivation 2019 (MHCLG), ranks of LSOAs"
+        add("imd_rank", table.deprivation["imd_rank"], section="Deprivation",
+            label="Average IMD rank of residents (1 = most deprived of 32,844 LSOAs)", unit="rank",
+            source=dep_source, period="2019", method=table.deprivation_method)
+        for d in range(1, 11):
+            if f"decile_{d}" in table.deprivation:
+                add(f"imd_decile_{d}", table.deprivation[f"decile_{d}"], section="Deprivation",
+                    label=f"Residents in national IMD decile {d}" + (" (most deprived)" if d == 1 else ""),
+                    unit="share", source=dep_source, period="2019", method=table.deprivation_method)
+    if table.crime_meta is not None:
+        cm = table.crime_meta
+        period = period_text(table.period) if table.period else "all records"
+        source = _source(cm)
+        counts = table.crime_counts
+        total = counts.sum(axis=1).to_numpy(dtype=float)
+        section = "Crime and ASB" if cm.theme == "crime" else cm.title
+        add("points_total", total, section=section, label=f"{cm.title}: all records", unit="records",
+            source=source, period=period, method="point in area (load-time tags)")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            add("points_rate", total / residents * 1000, section=section, label="All records per 1,000 residents",
+                unit="per 1,000", source=source, period=period, method="count / Census 2021 residents", rank=True)
+        prev = table.crime_previous.sum(axis=1, min_count=1).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            add("points_change", (total - prev) / prev, section=section,
+                label="Change against the previous equal period", unit="share", source=source,
+                period=period, method="(this period - previous period) / previous period")
+        for category in counts.columns:
+            label = str(category).replace("-", " ").capitalize()
+            add(f"count:{category}", counts[category], section=section, label=f"{label}: records", unit="records",
+                source=source, period=period, method="point in area (load-time tags)")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                add(f"rate:{category}", counts[category].to_numpy(float) / residents * 1000, section=section,
+                    label=f"{label} per 1,000 residents", unit="per 1,000", source=source, period=period,
+                    method="count / Census 2021 residents", rank=True)
+    for name, layer in table.asset_layers.items():
+        count = table.assets[name].to_numpy(dtype=float)
+        label = layer.title
+        add(f"assets:{name}", count, section="Assets", label=label, unit="places", source=_source(layer),
+            period="as loaded", method="point in area (load-time tags)"
+            + ("; ILLUSTRATIVE data" if layer.illustrative else ""))
+    sources = "; ".join(sorted({_source(m) for m in table.asset_layers.values()})) or "no asset layers loaded"
+    for kind in ASSET_KINDS:
+        count = table.asset_kinds[kind].to_numpy(dtype=float) if kind in table.asset_kinds else np.zeros(n)
+        add(f"kind:{kind}", count, section="Assets", label=f"{ASSET_KIND_LABELS[kind]}: places", unit="places",
+            source=sources, period="as loaded", method="each asset layer's kind, or the record's own")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            add(f"kind_rate:{kind}", count / residents * 1000, section="Assets",
+                label=f"{ASSET_KIND_LABELS[kind]} per 1,000 residents", unit="per 1,000", source=sources,
+                period="as loaded", method="count / Census 2021 residents", rank=True)
+    return pd.DataFrame(cols, index=data.areas["code"]), meta
+
+
+@dataclass
+class Profile:
+    """One area's figures against a comparator, with its monthly trend and its assets."""
+
+    boundary: BoundaryData
+    code: str
+    name: str
+    geometry: shapely.Geometry
+    comparator: str
+    figures: pd.DataFrame
+    monthly: pd.DataFrame
+    assets: pd.DataFrame
+    notes: list[str]
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.boundary.meta.title})"
+
+
+def _comparator_row(
+    places: Places, table: AreaTable, wide: pd.DataFrame, comparator: str, **kw
+) -> tuple[pd.Series, str]:
+    if comparator == "average":
+        return wide.mean(numeric_only=True), f"average of the {len(wide)} areas in {table.boundary.meta.title}"
+    if comparator == "borough":
+        authority = places.authority
+        if authority is None:
+            raise ConfigError("no authority boundary is loaded to compare with: choose another comparator")
+        other, _ = metrics(area_table(places, authority, **kw))
+        return other.iloc[0], authority.areas["name"].iloc[0]
+    layer, _, code = comparator.partition(":")
+    if not code:
+        raise ConfigError(
+            f"comparator '{comparator}' is not one of {', '.join(COMPARATORS)} or BOUNDARY_LAYER:AREA_CODE"
+        )
+    boundary = places.boundary(layer)
+    i = boundary.index_of(code)
+    other, _ = metrics(area_table(places, boundary, **kw))
+    return other.iloc[i], f"{boundary.areas['name'].iloc[i]} ({boundary.meta.title})"
+
+
+def profile(
+    places: Places,
+    boundary: str | BoundaryData,
+    area: str,
+    *,
+    comparator: str = "borough",
+    crime_layer: str | None = None,
+    period: tuple[int, int] | None = None,
+) -> Profile:
+    """The full profile of one area (code or name) of a boundary layer or a drawn area."""
+    data = places.boundary(boundary) if isinstance(boundary, str) else boundary
+    i = data.index_of(area)
+    table = area_table(places, data, crime_layer=crime_layer, period=period)
+    wide, meta = metrics(table)
+    kw = {"crime_layer": crime_layer, "period": table.period}
+    other, other_name = _comparator_row(places, table, wide, comparator, **kw)
+    row = wide.iloc[i]
+    ranks = wide.rank(ascending=False, method="min")
+    rows = []
+    for key, m in meta.items():
+        value = row[key]
+        comp = other.get(key, np.nan)
+        ranked = (
+            m.rank and data.meta.area_type != "drawn" and wide[key].nunique() > 1 and not np.isnan(value)
+        )
+        rows.append({
+            "section": m.section, "metric": key, "label": m.label, "value": value, "unit": m.unit,
+            "comparator": other_name, "comparator_value": comp,
+            "difference": value - comp if not (np.isnan(value) or np.isnan(comp)) else np.nan,
+            "rank": ranks[key].iloc[i] if ranked else np.nan,
+            "of": len(wide) if ranked else np.nan,
+            "source": m.source, "period": m.period, "boundary_vintage": m.vintage, "method": m.method,
+        })
+    figures = pd.DataFrame(rows)
+    monthly = pd.DataFrame(columns=["month", "records"])
+    if table.period and table.crime_monthly.shape[1]:
+        months = [month_label(table.period[0] + k) for k in range(table.crime_monthly.shape[1])]
+        monthly = pd.DataFrame({"month": months, "records": table.crime_monthly[i]})
+    notes = list(table.notes)
+    if data.meta.area_type == "drawn" and "residents" in wide:
+        lower, upper = row["residents_lower"], row["residents_upper"]
+        notes.append(
+            f"Population of a drawn area is estimated by {table.population_method}: about "
+            f"{row['residents']:,.0f} residents, certainly between {lower:,.0f} and {upper:,.0f}."
+        )
+    if any(m.illustrative for m in table.asset_layers.values()):
+        notes.append("Some asset layers are ILLUSTRATIVE (generated, not real records): see the sources.")
+    return Profile(
+        boundary=data, code=data.areas["code"].iloc[i], name=data.areas["name"].iloc[i],
+        geometry=data.areas.geometry.iloc[i], comparator=other_name, figures=figures, monthly=monthly,
+        assets=area_assets(places, data, i), notes=notes,
+    )
+
+
+def area_assets(places: Places, boundary: BoundaryData, i: int) -> pd.DataFrame:
+    """Every asset inside area ``i``: layer, kind, name, category and location."""
+    frames = []
+    for name, points in places.points.items():
+        if points.meta.theme != "assets":
+            continue
+        inside = _tags_for(points, boundary) == i
+        if not inside.any():
+            continue
+        frames.append(pd.DataFrame({
+            "layer": name, "layer_title": points.meta.title, "asset_kind": points.asset_kind[inside],
+            "name": points.names[inside], "category": points.category[inside],
+            "longitude": points.x[inside], "latitude": points.y[inside],
+            "illustrative": points.meta.illustrative,
+        }))
+    columns = ["layer", "layer_title", "asset_kind", "name", "category", "longitude", "latitude", "illustrative"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def layer_table(
+    places: Places, boundary: str, layer: str, *, period: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """All areas of a boundary layer for one point layer: code, name, count, rate per 1,000, one column per category."""
+    table = area_table(places, boundary, crime_layer=layer, period=period)
+    areas = table.boundary.areas
+    counts = table.crime_counts
+    out = pd.DataFrame({"code": areas["code"], "name": areas["name"]})
+    out["count"] = counts.sum(axis=1).to_numpy()
+    residents = table.residents
+    out["residents"] = np.round(residents)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rate_per_1000"] = np.where(residents > 0, out["count"] / residents * 1000, np.nan)
+    for category in counts.columns:
+        out[str(category)] = counts[category].to_numpy()
+    out.attrs.update(
+        period=period_text(table.period) if table.period else "all records",
+        layer=table.crime_meta.title if table.crime_meta else layer,
+        boundary=table.boundary.meta.title, vintage=table.boundary.meta.vintage,
+        population_method=table.population_method,
+    )
+    return out
