@@ -6,6 +6,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from insight.config import Settings, load_settings, settings_help
 from insight.errors import ConfigError, InsightError, StoreError
 
@@ -141,6 +143,63 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _places(settings: Settings):  # noqa: ANN202 - a Places snapshot
+    from insight.places import load_places
+
+    return load_places(_engine(settings))
+
+
+def read_polygon(path: Path):  # noqa: ANN201 - a shapely geometry
+    """The union of the polygons in a GeoJSON/GeoPackage/Shapefile, in EPSG:4326."""
+    import shapely
+
+    from insight.errors import LoadError, Problem
+    from insight.sources.geo import read_vector, resolve_crs, to_wgs84
+
+    data = read_vector(path)
+    geoms = data.geometry[~shapely.is_missing(data.geometry)]
+    polygons = geoms[np.isin(shapely.get_type_id(geoms), [3, 6])] if len(geoms) else geoms
+    if len(polygons) == 0:
+        raise LoadError(path.name, [Problem("no polygon found: draw or upload an area as a polygon")])
+    bounds = tuple(shapely.total_bounds(polygons))
+    crs = resolve_crs(path, declared=data.crs, declared_text=data.crs_text, option=None, bounds=bounds, notes=[])
+    return shapely.make_valid(shapely.union_all(to_wgs84(polygons, crs)))
+
+
+def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.export import export_profile
+    from insight.profiles import drawn_boundary, parse_period, profile
+
+    places = _places(settings)
+    period = parse_period(args.period) if args.period else None
+    if args.polygon:
+        boundary = drawn_boundary(read_polygon(Path(args.polygon)), name=args.name or "Drawn area")
+        area = "drawn"
+    else:
+        if not args.boundary or not args.area:
+            raise ConfigError("give --boundary LAYER and --area CODE_OR_NAME, or --polygon FILE")
+        boundary, area = args.boundary, args.area
+    result = profile(places, boundary, area, comparator=args.comparator, crime_layer=args.layer, period=period)
+    out = export_profile(result, places, args.format, Path(args.output))
+    print(f"{result.title}: {len(result.figures)} figures against {result.comparator} written to {out}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.export import export_table
+    from insight.profiles import layer_table, parse_period
+
+    places = _places(settings)
+    period = parse_period(args.period) if args.period else None
+    table = layer_table(places, args.boundary, args.layer, period=period)
+    out = export_table(table, args.format, Path(args.output))
+    print(f"{len(table)} areas of {table.attrs['boundary']}, {table.attrs['layer']} "
+          f"({table.attrs['period']}), written to {out}")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for key, default, text in settings_help():
         print(f"{key}\n    {text}\n    default: {default or '(empty)'}")
@@ -188,6 +247,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8050)
     serve.add_argument("--debug", action="store_true")
     serve.set_defaults(func=cmd_serve)
+
+    prof = sub.add_parser("profile", help="one area's profile: population, deprivation, crime, assets")
+    prof.add_argument("--boundary", help="boundary layer, e.g. wards_2022")
+    prof.add_argument("--area", help="area code or name, e.g. E05013633 or 'Burnt Oak'")
+    prof.add_argument("--polygon", help="a drawn area instead: GeoJSON, GeoPackage or Shapefile with a polygon")
+    prof.add_argument("--name", help="name for a drawn area")
+    prof.add_argument("--layer", help="point layer for the crime section (default: the largest crime layer)")
+    prof.add_argument("--period", help="YYYY-MM:YYYY-MM (default: the layer's latest 12 months)")
+    prof.add_argument("--comparator", default="borough",
+                      help="borough (default), average (of areas of the same type) or LAYER:CODE")
+    prof.add_argument("--format", required=True, choices=["csv", "xlsx", "json", "geojson", "gpkg", "html"])
+    prof.add_argument("-o", "--output", required=True)
+    prof.set_defaults(func=cmd_profile)
+
+    profs = sub.add_parser("profiles", help="all areas of a boundary layer in one table for one point layer")
+    profs.add_argument("--boundary", required=True)
+    profs.add_argument("--layer", required=True, help="point layer to count, e.g. crime_2016_2018")
+    profs.add_argument("--period", help="YYYY-MM:YYYY-MM (default: the layer's latest 12 months)")
+    profs.add_argument("--format", required=True, choices=["csv", "xlsx", "json"])
+    profs.add_argument("-o", "--output", required=True)
+    profs.set_defaults(func=cmd_profiles)
 
     conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
     conf.set_defaults(func=cmd_settings)
