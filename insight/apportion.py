@@ -11,7 +11,8 @@ Methods, each named in every figure it produces:
   each target (residents assumed evenly spread within each small area). When a layer
   covers at least 90% of a small area, its shares are rescaled to sum to one so that
   generalisation slivers do not lose residents. Bounds: the lower bound counts only
-  small areas wholly (98%+) inside, the upper bound every small area that touches.
+  small areas (almost) wholly inside (98%+ of their area, at that share), the upper
+  bound every small area that touches, in full.
 
 Indicators such as IMD ranks are then population-weighted with these residents.
 """
@@ -107,7 +108,9 @@ def apportion(values: pd.DataFrame, weights: pd.DataFrame, n_large: int) -> pd.D
     if TOTAL in values.columns:
         totals = values[TOTAL].to_numpy(dtype=float)
         whole = weights[weights["fraction"] >= NESTED]
-        lower = np.bincount(whole["large"], weights=totals[whole["small"]], minlength=n_large)
+        lower = np.bincount(
+            whole["large"], weights=totals[whole["small"]] * whole["fraction"], minlength=n_large
+        )
         upper = np.bincount(weights["large"], weights=totals[weights["small"]], minlength=n_large)
         result[f"{TOTAL}_lower"] = lower
         result[f"{TOTAL}_upper"] = upper

@@ -474,8 +474,20 @@ def test_boundary_repairs_the_invalid_lsoa_with_legacy_crs_member():
     assert loaded.frame.crs.to_epsg() == 4326
 
 
-def test_boundary_ambiguous_ons_columns_are_listed():
-    error = load_error("boundary", FIX / "ons_wards_dec2022_3.geojson")
+def test_boundary_code_column_with_distinct_values_wins_over_a_repeated_one():
+    doc = json.loads((FIX / "ons_wards_dec2022_3.geojson").read_text())
+    frame = load("boundary", FIX / "ons_wards_dec2022_3.geojson").frame
+    assert list(frame["code"]) == [f["properties"]["WD22CD"] for f in doc["features"]]
+    assert list(frame["name"]) == [f["properties"]["WD22NM"] for f in doc["features"]]
+
+
+def test_boundary_ambiguous_ons_columns_are_listed(tmp_path):
+    doc = json.loads((FIX / "ons_wards_dec2022_3.geojson").read_text())
+    for i, feature in enumerate(doc["features"]):
+        feature["properties"]["LAD22CD"] = f"E0900000{i}"
+    path = tmp_path / "three_lads.geojson"
+    path.write_text(json.dumps(doc))
+    error = load_error("boundary", path)
     assert "WD22CD" in str(error) and "LAD22CD" in str(error) and "code_field" in str(error)
 
 

@@ -62,7 +62,9 @@ def load_boundary(
     data = read_vector(path, layer=layer)
     problems = list(data.problems)
     notes: list[str] = []
-    code_col, name_col = _pick_fields(path, data.columns, code_field, name_field)
+    n = len(data.records)
+    unique = {c for c in data.columns if n > 1 and len({str(v) for v in data.column(c)}) == n}
+    code_col, name_col = _pick_fields(path, data.columns, code_field, name_field, unique)
 
     codes = text_values(data.column(code_col))
     names = text_values(data.column(name_col))
@@ -110,14 +112,21 @@ def load_boundary(
     return Loaded(frame=frame, kind="boundary", rows_read=len(data.records), repaired=repaired, notes=notes)
 
 
-def _pick_fields(path: Path, columns: list[str], code_field: str | None, name_field: str | None) -> tuple[str, str]:
+def _pick_fields(path: Path, columns: list[str], code_field: str | None, name_field: str | None,
+                 unique: set[str]) -> tuple[str, str]:
+    """The code and name columns: given by option, or detected by ONS-style endings.
+
+    When several columns could hold the code (e.g. WD22CD and LAD22CD), the one whose
+    values differ on every feature is taken; then the name column with the same
+    prefix (WD22NM). Still ambiguous: the user is asked to choose.
+    """
     problems = []
     for option, value in (("code_field", code_field), ("name_field", name_field)):
         if value is not None and value not in columns:
             problems.append(Problem(f"option {option}='{value}' names no column (columns found: "
                                     f"{columns_found(columns)})", column=value))
     raise_if(path, problems)
-    code = code_field or _detect(path, columns, _CODE, "code", "code_field", "CD, _code or Code", problems)
+    code = code_field or _detect(path, columns, _CODE, "code", "code_field", "CD, _code or Code", problems, unique)
     name = name_field
     if name is None:
         candidates = [c for c in columns if _NAME.search(c) or c.lower() == "name"]
@@ -125,14 +134,17 @@ def _pick_fields(path: Path, columns: list[str], code_field: str | None, name_fi
         if len(candidates) > 1 and len(paired) == 1:
             name = paired[0]
         else:
-            name = _detect(path, columns, _NAME, "name", "name_field", "NM, _name or Name", problems)
+            name = _detect(path, columns, _NAME, "name", "name_field", "NM, _name or Name", problems, unique)
     raise_if(path, problems)
     return code, name  # type: ignore[return-value]
 
 
 def _detect(path: Path, columns: list[str], pattern: re.Pattern, what: str, option: str, endings: str,
-            problems: list[Problem]) -> str | None:
+            problems: list[Problem], unique: set[str] | None = None) -> str | None:
     candidates = [c for c in columns if pattern.search(c) or c.lower() == what]
+    if len(candidates) > 1 and unique is not None:
+        distinct = [c for c in candidates if c in unique]
+        candidates = distinct if len(distinct) == 1 else candidates
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
