@@ -143,10 +143,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _places(settings: Settings):  # noqa: ANN202 - a Places snapshot
+def _places(settings: Settings, *, tagged: set[str] | None = None):  # noqa: ANN202 - a Places snapshot
     from insight.places import load_places
 
-    return load_places(_engine(settings))
+    return load_places(_engine(settings), tagged=tagged)
 
 
 def read_polygon(path: Path):  # noqa: ANN201 - a shapely geometry
@@ -166,11 +166,22 @@ def read_polygon(path: Path):  # noqa: ANN201 - a shapely geometry
     return shapely.make_valid(shapely.union_all(to_wgs84(polygons, crs)))
 
 
+def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in allowed]
+    if unknown or not formats:
+        raise ConfigError(f"unknown format(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
+    return formats
+
+
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.export import export_profile
+    from insight.export import PROFILE_FORMATS, export_profile
     from insight.profiles import drawn_boundary, parse_period, profile
 
-    places = _places(settings)
+    tagged = set() if args.polygon else {args.boundary}
+    if args.comparator != "average":
+        tagged.add(args.comparator.partition(":")[0])
+    places = _places(settings, tagged=tagged)
     period = parse_period(args.period) if args.period else None
     if args.polygon:
         boundary = drawn_boundary(read_polygon(Path(args.polygon)), name=args.name or "Drawn area")
@@ -180,8 +191,12 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError("give --boundary LAYER and --area CODE_OR_NAME, or --polygon FILE")
         boundary, area = args.boundary, args.area
     result = profile(places, boundary, area, comparator=args.comparator, crime_layer=args.layer, period=period)
-    out = export_profile(result, places, args.format, Path(args.output))
-    print(f"{result.title}: {len(result.figures)} figures against {result.comparator} written to {out}")
+    formats = _formats(args.format, PROFILE_FORMATS)
+    output = Path(args.output)
+    for fmt in formats:
+        path = output if len(formats) == 1 else output.with_name(f"{output.name}.{fmt}")
+        out = export_profile(result, places, fmt, path)
+        print(f"{result.title}: {len(result.figures)} figures against {result.comparator} written to {out}")
     for note in result.notes:
         print(f"  note: {note}")
     return 0
@@ -191,7 +206,7 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
     from insight.export import export_table
     from insight.profiles import layer_table, parse_period
 
-    places = _places(settings)
+    places = _places(settings, tagged={args.boundary})
     period = parse_period(args.period) if args.period else None
     table = layer_table(places, args.boundary, args.layer, period=period)
     out = export_table(table, args.format, Path(args.output))
@@ -257,8 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--period", help="YYYY-MM:YYYY-MM (default: the layer's latest 12 months)")
     prof.add_argument("--comparator", default="borough",
                       help="borough (default), average (of areas of the same type) or LAYER:CODE")
-    prof.add_argument("--format", required=True, choices=["csv", "xlsx", "json", "geojson", "gpkg", "html"])
-    prof.add_argument("-o", "--output", required=True)
+    prof.add_argument("--format", required=True, metavar="FORMAT[,FORMAT…]",
+                      help="csv, xlsx, json, geojson, gpkg or html; several separated by commas")
+    prof.add_argument("-o", "--output", required=True,
+                      help="output file; with several formats, a name each format's suffix is added to")
     prof.set_defaults(func=cmd_profile)
 
     profs = sub.add_parser("profiles", help="all areas of a boundary layer in one table for one point layer")

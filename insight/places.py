@@ -137,7 +137,7 @@ def _point_data(engine: Engine, meta: LayerSummary, boundary_ids: dict[int, tupl
         tag_rows = conn.execute(
             select(FeatureTag.boundary_layer_id, FeatureTag.feature_id, FeatureTag.area_id)
             .join(Feature, Feature.id == FeatureTag.feature_id)
-            .where(Feature.layer_id == layer_id)
+            .where(Feature.layer_id == layer_id, FeatureTag.boundary_layer_id.in_(list(boundary_ids)))
         ).all()
     frame = _columns(rows, ["id", "name", "category", "month", "x", "y"])
     kinds = np.full(len(frame), meta.asset_kind, dtype=object)
@@ -193,8 +193,14 @@ def _deprivation(engine: Engine, layers: dict[str, LayerSummary]) -> tuple[pd.Da
     return None, None
 
 
-def load_places(engine: Engine, *, include_restricted: bool = False) -> Places:
-    """Read the store into a :class:`Places` snapshot (public layers unless ``include_restricted``)."""
+def load_places(
+    engine: Engine, *, include_restricted: bool = False, tagged: set[str] | None = None
+) -> Places:
+    """Read the store into a :class:`Places` snapshot (public layers unless ``include_restricted``).
+
+    ``tagged`` limits which boundary layers' load-time tags are read (default: all);
+    points are joined to the others on demand. A one-off command reads only what it needs.
+    """
     summaries = {
         s.name: s for s in layer_summaries(engine) if include_restricted or s.sensitivity == "public"
     }
@@ -208,6 +214,8 @@ def load_places(engine: Engine, *, include_restricted: bool = False) -> Places:
             continue
         areas = read_areas(engine, name).reset_index(drop=True)
         boundaries[name] = BoundaryData(meta=meta, areas=areas)
+        if tagged is not None and name not in tagged:
+            continue
         code_position = {c: i for i, c in enumerate(areas["code"])}
         boundary_ids[ids[name]] = (
             name, {aid: code_position[code] for lid, aid, code in area_ids if lid == ids[name]}

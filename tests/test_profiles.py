@@ -210,3 +210,25 @@ def test_another_borough_works_with_no_code_or_layer_file_change(store, capsys, 
     assert table["count"].sum() == int(pts.intersects(polygons.geometry.union_all()).sum())
     assert table["residents"].isna().all()
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "where",
+    [["--boundary", "wards_2022", "--area", "Burnt Oak"], ["--boundary", "town_centres", "--area", "Edgware"],
+     ["--boundary", "constituencies_2024", "--area", "E14001279"], ["--polygon", "DRAWN"]],
+    ids=["ward", "town_centre", "constituency_2024", "drawn"],
+)
+def test_cli_writes_every_export(sample_store, capsys, tmp_path: Path, where: list[str]) -> None:
+    if where[0] == "--polygon":
+        drawn = tmp_path / "drawn.geojson"
+        gpd.GeoDataFrame(geometry=[box(-0.21, 51.60, -0.19, 51.61)], crs="EPSG:4326").to_file(drawn)
+        where = ["--polygon", str(drawn), "--name", "My patch"]
+    stem = tmp_path / "report"
+    code = main(["--database-url", sample_store.settings.resolved_database_url, "profile", *where,
+                 "--format", "csv,xlsx,json,geojson,gpkg,html", "-o", str(stem)])
+    assert code == 0, capsys.readouterr().err
+    for fmt in ("csv", "xlsx", "json", "geojson", "gpkg", "html"):
+        assert (tmp_path / f"report.{fmt}").stat().st_size > 500, fmt
+    figures = pd.read_csv(tmp_path / "report.csv")
+    assert {"value", "comparator_value", "source", "period", "boundary_vintage", "method"} <= set(figures.columns)
+    capsys.readouterr()
