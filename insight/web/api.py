@@ -1,20 +1,37 @@
-"""JSON and GeoJSON endpoints on the Flask server: the map loads its data by URL from here."""
+"""JSON, GeoJSON and file endpoints on the Flask server: the map and pages load their data from here.
+
+Every parameter is untrusted: each is validated and a bad one gets a 400 with a readable
+message; an unknown layer or area gets a 404; a store that cannot be reached, a 503.
+"""
 from __future__ import annotations
 
+import re
+import tempfile
+import threading
+import time
 from dataclasses import asdict
 from functools import cached_property
+from pathlib import Path
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request, send_file
 
 from insight.config import Settings
-from insight.errors import InsightError, NotFoundError
+from insight.errors import ConfigError, InsightError, NotFoundError
+
+_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
+_CODE = re.compile(r"^[A-Za-z0-9_ ,.'()&\-]{1,120}$")
+REFRESH_SECONDS = 5.0
 
 
 class AppContext:
-    """What the pages and endpoints share: settings and a lazily opened store."""
+    """What pages and endpoints share: settings, a lazily opened store and a cached snapshot."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._lock = threading.Lock()
+        self._places = None
+        self._signature = None
+        self._checked = 0.0
 
     @cached_property
     def engine(self):  # noqa: ANN201 - SQLAlchemy Engine
@@ -33,6 +50,21 @@ class AppContext:
             if s.sensitivity == "public"
         ]
 
+    def places(self):  # noqa: ANN201 - insight.places.Places
+        """The snapshot, re-read when a layer has been loaded since (checked every few seconds)."""
+        from insight.places import load_places
+        from insight.store import layer_summaries
+
+        with self._lock:
+            now = time.monotonic()
+            if self._places is None or now - self._checked > REFRESH_SECONDS:
+                signature = tuple((s.name, s.loaded_at) for s in layer_summaries(self.engine))
+                if signature != self._signature:
+                    self._places = load_places(self.engine)
+                    self._signature = signature
+                self._checked = now
+            return self._places
+
 
 def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
@@ -40,37 +72,161 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
-def register(server: Flask, context: AppContext) -> None:
-    """Add the API routes to ``server``."""
+def checked_name(value: str | None, what: str) -> str | None:
+    """A layer or metric name from a URL, refused if it is not plain text of a sensible length."""
+    if value is None or value == "":
+        return None
+    if not _NAME.match(value):
+        raise ConfigError(f"{what} '{value[:40]}' is not a valid name")
+    return value
 
-    @server.get("/api/layers.json")
-    def layers_json() -> Response:
+
+def checked_code(value: str | None, what: str = "area") -> str | None:
+    if value is None or value == "":
+        return None
+    if not _CODE.match(value):
+        raise ConfigError(f"{what} '{value[:40]}' is not a valid code or name")
+    return value
+
+
+def checked_list(value: str | None, what: str) -> list[str] | None:
+    if not value:
+        return None
+    items = [v for v in value.split(",") if v]
+    if len(items) > 50:
+        raise ConfigError(f"too many {what} (at most 50)")
+    return [checked_code(v, what) for v in items]
+
+
+def checked_period(value: str | None) -> tuple[int, int] | None:
+    from insight.profiles import parse_period
+
+    return parse_period(value) if value else None
+
+
+def guarded(fn):  # noqa: ANN001, ANN201
+    """Turn the package's errors into JSON responses with the right status."""
+
+    def wrapper(*args, **kwargs):  # noqa: ANN202
         try:
-            return jsonify({"layers": context.public_layers()})
-        except InsightError as exc:
-            return _error(503, str(exc))
-
-    @server.get("/api/layers/<name>.geojson")
-    def boundary_geojson(name: str) -> Response:
-        from insight.store import read_areas
-
-        try:
-            public = {l["name"]: l for l in context.public_layers()}
-            if name not in public or public[name]["kind"] != "boundary":
-                raise NotFoundError(f"no public boundary layer named '{name}'")
-            areas = read_areas(context.engine, name)
+            return fn(*args, **kwargs)
         except NotFoundError as exc:
             return _error(404, str(exc))
+        except ConfigError as exc:
+            return _error(400, str(exc))
         except InsightError as exc:
             return _error(503, str(exc))
-        areas = areas.drop(columns=["properties"])
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def register(server: Flask, context: AppContext) -> None:
+    """Add the API routes to ``server``."""
+    from insight import views
+    from insight.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
+    from insight.profiles import layer_table, profile
+
+    @server.get("/api/layers.json")
+    @guarded
+    def layers_json() -> Response:
+        return jsonify({"layers": context.public_layers()})
+
+    @server.get("/api/layers/<name>.geojson")
+    @guarded
+    def boundary_geojson(name: str) -> Response:
+        name = checked_name(name, "layer")
+        places = context.places()
+        if name not in places.boundaries:
+            raise NotFoundError(f"no public boundary layer named '{name}'")
+        areas = places.boundary(name).areas[["code", "name", "geometry"]]
         return Response(areas.to_json(drop_id=True), mimetype="application/geo+json")
 
-    @server.get("/healthz")
-    def health() -> Response:
-        try:
-            context.engine
-            return jsonify({"status": "ok"})
-        except InsightError as exc:
-            return _error(503, str(exc))
+    @server.get("/api/points/<name>.geojson")
+    @guarded
+    def points_geojson(name: str) -> Response:
+        args = request.args
+        collection = views.points_collection(
+            context.places(), checked_name(name, "layer"),
+            boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),
+            categories=checked_list(args.get("category"), "categories"),
+            kinds=checked_list(args.get("kind"), "asset kinds"), period=checked_period(args.get("period")),
+        )
+        return jsonify(collection)
 
+    @server.get("/api/shading/<boundary>.json")
+    @guarded
+    def shading_json(boundary: str) -> Response:
+        args = request.args
+        metric = checked_name(args.get("metric"), "metric") or "points_rate"
+        result = views.shading(
+            context.places(), checked_name(boundary, "boundary"), metric,
+            layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
+            classing=checked_name(args.get("classes"), "classes") or "quintiles",
+            palette=checked_name(args.get("palette"), "palette") or "yellow-green-blue",
+        )
+        return jsonify(result.as_dict())
+
+    @server.get("/api/profile/<boundary>/<code>.json")
+    @guarded
+    def profile_json(boundary: str, code: str) -> Response:
+        args = request.args
+        result = profile(
+            context.places(), checked_name(boundary, "boundary"), checked_code(code),
+            comparator=checked_name(args.get("comparator"), "comparator") or "borough",
+            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
+        )
+        frame = profile_frame(result)
+        return jsonify({
+            "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
+            "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
+            "figures": frame.astype(object).where(frame.notna(), None).to_dict("records"),
+            "monthly": result.monthly.to_dict("records"), "notes": result.notes,
+            "assets": result.assets.astype(object).where(result.assets.notna(), None).to_dict("records"),
+        })
+
+    @server.get("/api/export/<boundary>/<code>.<fmt>")
+    @guarded
+    def export_file(boundary: str, code: str, fmt: str) -> Response:
+        if fmt not in PROFILE_FORMATS:
+            raise ConfigError(f"format '{fmt[:10]}' is not one of {', '.join(PROFILE_FORMATS)}")
+        places = context.places()
+        args = request.args
+        result = profile(
+            places, checked_name(boundary, "boundary"), checked_code(code),
+            comparator=checked_name(args.get("comparator"), "comparator") or "borough",
+            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
+        )
+        tmp = Path(tempfile.mkdtemp()) / f"{result.code}.{fmt}"
+        export_profile(result, places, fmt, tmp)
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
+        return send_file(tmp, as_attachment=True, download_name=f"{safe}_profile.{fmt}")
+
+    @server.get("/api/table/<boundary>.<fmt>")
+    @guarded
+    def table_file(boundary: str, fmt: str) -> Response:
+        if fmt not in TABLE_FORMATS:
+            raise ConfigError(f"format '{fmt[:10]}' is not one of {', '.join(TABLE_FORMATS)}")
+        args = request.args
+        layer = checked_name(args.get("layer"), "layer")
+        places = context.places()
+        if layer is None:
+            from insight.profiles import default_crime_layer
+
+            layer = default_crime_layer(places)
+        table = layer_table(places, checked_name(boundary, "boundary"), layer, period=checked_period(args.get("period")))
+        tmp = Path(tempfile.mkdtemp()) / f"{boundary}.{fmt}"
+        export_table(table, fmt, tmp)
+        return send_file(tmp, as_attachment=True, download_name=f"{boundary}_{layer}.{fmt}")
+
+    @server.get("/api/search.json")
+    @guarded
+    def search_json() -> Response:
+        query = request.args.get("q", "")[:100]
+        return jsonify({"results": views.search(context.places(), query)})
+
+    @server.get("/healthz")
+    @guarded
+    def health() -> Response:
+        context.engine
+        return jsonify({"status": "ok"})

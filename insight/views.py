@@ -1,0 +1,214 @@
+"""What the web app shows, as plain data: shading values, legends, filtered points, search results.
+
+Pure functions of a :class:`insight.places.Places` snapshot; the Dash callbacks and the JSON
+endpoints only call these and shape the output.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from insight.errors import ConfigError
+from insight.layers import ASSET_KINDS
+from insight.places import Places, PointData, month_label
+from insight.profiles import area_table, default_crime_layer, default_period, metrics, period_text
+
+PALETTES = {
+    # ColorBrewer sequential schemes, safe for the common forms of colour blindness.
+    "blues": ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"],
+    "yellow-green-blue": ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"],
+    "purples": ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"],
+}
+CLASSINGS = ("quintiles", "equal")
+MAX_POINTS = 20_000
+
+
+@dataclass(frozen=True)
+class Shading:
+    """Values per area code and the legend that explains their colours."""
+
+    title: str
+    unit: str
+    values: dict[str, float | None]
+    breaks: list[float]
+    colours: list[str]
+    labels: list[str]
+    source: str
+    period: str
+    method: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def shading_options(places: Places, boundary: str, *, layer: str | None = None) -> list[dict]:
+    """The figures an area layer can be shaded by, for a dropdown: value and label."""
+    table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places))
+    _, meta = metrics(table)
+    wanted = ("residents", "imd_rank", "points_rate")
+    keys = [k for k in meta if k in wanted or k.startswith(("rate:", "kind_rate:", "share_"))]
+    return [{"value": k, "label": f"{meta[k].section}: {meta[k].label}"} for k in keys]
+
+
+def _format(value: float, unit: str) -> str:
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit in ("per 1,000",):
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def classify(values: np.ndarray, *, classing: str = "quintiles", n: int = 5) -> list[float]:
+    """Upper class breaks: local quintiles of the areas shown, or equal-width bands."""
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return []
+    if classing == "quintiles":
+        breaks = np.unique(np.quantile(finite, np.linspace(0, 1, n + 1)[1:]))
+    elif classing == "equal":
+        breaks = np.linspace(finite.min(), finite.max(), n + 1)[1:]
+    else:
+        raise ConfigError(f"classing '{classing}' is not one of {', '.join(CLASSINGS)}")
+    return [float(b) for b in breaks]
+
+
+def shading(
+    places: Places,
+    boundary: str,
+    metric: str,
+    *,
+    layer: str | None = None,
+    period: tuple[int, int] | None = None,
+    classing: str = "quintiles",
+    palette: str = "yellow-green-blue",
+) -> Shading:
+    """Values of ``metric`` for every area of ``boundary`` with class breaks and legend labels."""
+    if palette not in PALETTES:
+        raise ConfigError(f"palette '{palette}' is not one of {', '.join(PALETTES)}")
+    table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places), period=period)
+    wide, meta = metrics(table)
+    if metric not in meta:
+        raise ConfigError(f"'{metric}' cannot shade {boundary}: choose one of {', '.join(list(meta)[:8])}…")
+    values = wide[metric].to_numpy(dtype=float)
+    breaks = classify(values, classing=classing)
+    colours = PALETTES[palette][-len(breaks):] if breaks else []
+    m = meta[metric]
+    labels, low = [], float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    for b in breaks:
+        labels.append(f"{_format(low, m.unit)} to {_format(b, m.unit)}")
+        low = b
+    return Shading(
+        title=m.label, unit=m.unit,
+        values={c: (None if not math.isfinite(v) else float(v)) for c, v in zip(wide.index, values)},
+        breaks=breaks, colours=colours, labels=labels, source=m.source, period=m.period, method=m.method,
+    )
+
+
+def _mask(
+    points: PointData,
+    places: Places,
+    *,
+    boundary: str | None,
+    area: str | None,
+    categories: list[str] | None,
+    kinds: list[str] | None,
+    period: tuple[int, int] | None,
+) -> np.ndarray:
+    keep = np.isfinite(points.x) & np.isfinite(points.y)
+    if boundary and area:
+        data = places.boundary(boundary)
+        from insight.profiles import _tags_for
+
+        keep &= _tags_for(points, data) == data.index_of(area)
+    if categories:
+        keep &= np.isin(points.category, categories)
+    if kinds:
+        unknown = set(kinds) - set(ASSET_KINDS)
+        if unknown:
+            raise ConfigError(f"unknown asset kind(s) {', '.join(sorted(unknown))}: use {', '.join(ASSET_KINDS)}")
+        keep &= np.isin(points.asset_kind, kinds)
+    if period and points.months() is not None:
+        keep &= (points.month >= period[0]) & (points.month <= period[1])
+    return keep
+
+
+def points_collection(
+    places: Places,
+    layer: str,
+    *,
+    boundary: str | None = None,
+    area: str | None = None,
+    categories: list[str] | None = None,
+    kinds: list[str] | None = None,
+    period: tuple[int, int] | None = None,
+    limit: int = MAX_POINTS,
+) -> dict:
+    """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
+
+    Returns at most ``limit`` points; ``total`` and ``truncated`` say when more matched.
+    """
+    points = places.point_layer(layer)
+    keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
+                                kinds=kinds, period=period))
+    shown = keep[:limit]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(float(points.x[i]), 6), round(float(points.y[i]), 6)]},
+            "properties": {
+                "id": int(points.ids[i]),
+                "name": html.escape(str(points.names[i] or "")),
+                "category": html.escape(str(points.category[i] or "")),
+                "month": month_label(int(points.month[i])) if points.month[i] >= 0 else None,
+                "kind": points.asset_kind[i],
+                "layer": layer,
+            },
+        }
+        for i in shown
+    ]
+    return {"type": "FeatureCollection", "features": features, "total": int(len(keep)),
+            "truncated": bool(len(keep) > limit), "layer": layer, "title": points.meta.title,
+            "illustrative": points.meta.illustrative}
+
+
+def categories(places: Places, layer: str) -> list[str]:
+    """The categories a point layer has, for a filter."""
+    return [c for c in places.point_layer(layer).categories if c != "(none)"]
+
+
+def month_span(places: Places, layer: str | None = None) -> tuple[int, int] | None:
+    """First and last month of a layer (default: the main crime layer)."""
+    name = layer or default_crime_layer(places)
+    return places.point_layer(name).months() if name else None
+
+
+def default_view_period(places: Places) -> tuple[int, int] | None:
+    name = default_crime_layer(places)
+    return default_period(places.point_layer(name)) if name else None
+
+
+def search(places: Places, query: str, *, limit: int = 20) -> list[dict]:
+    """Areas and named features whose name contains ``query`` (case-insensitive), areas first."""
+    q = query.strip().casefold()
+    if len(q) < 2:
+        return []
+    found: list[dict] = []
+    for name, data in places.boundaries.items():
+        hits = data.areas[data.areas["name"].str.casefold().str.contains(q, regex=False)]
+        for code, area in zip(hits["code"], hits["name"]):
+            found.append({"type": "area", "boundary": name, "boundary_title": data.meta.title,
+                          "code": code, "name": area})
+    for name, points in places.points.items():
+        if points.meta.theme != "assets":
+            continue
+        names = np.array([str(n or "").casefold() for n in points.names], dtype=object)
+        for i in np.flatnonzero([q in n for n in names])[:limit]:
+            found.append({"type": "feature", "layer": name, "layer_title": points.meta.title,
+                          "name": str(points.names[i]), "lon": float(points.x[i]), "lat": float(points.y[i])})
+    return found[:limit]
+
+
+__all__ = ["Shading", "shading", "shading_options", "points_collection", "categories", "search", "period_text"]

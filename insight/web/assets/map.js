@@ -1,0 +1,52 @@
+/* Map styling functions for dash-leaflet, referenced from Python as {"variable": "insightMap.<name>"}. */
+window.insightMap = {
+  styleArea: function (feature, context) {
+    const h = context.hideout || {};
+    const code = feature.properties.code;
+    const v = h.values ? h.values[code] : null;
+    let fill = "#f3f2f1";
+    if (v !== null && v !== undefined && h.breaks) {
+      for (let i = 0; i < h.breaks.length; i++) {
+        if (v <= h.breaks[i] + 1e-9) { fill = h.colours[i]; break; }
+      }
+    }
+    const selected = h.selected && h.selected === code;
+    return {
+      color: selected ? "#d4351c" : "#1d3557",
+      weight: selected ? 4 : 1.2,
+      fillColor: fill,
+      fillOpacity: h.values ? 0.75 : 0.15,
+    };
+  },
+  pointToLayer: function (feature, latlng, context) {
+    const h = context.hideout || {};
+    return L.circleMarker(latlng, {
+      radius: h.radius || 5, color: "#0b0c0c", weight: 1, fillColor: h.colour || "#3182bd", fillOpacity: 0.85,
+    });
+  },
+  clusterToLayer: function (feature, latlng, index, context) {
+    const h = context.hideout || {};
+    const n = feature.properties.point_count;
+    const size = n < 100 ? 30 : n < 1000 ? 38 : 46;
+    const icon = L.divIcon({
+      html: '<div style="background:' + (h.colour || "#3182bd") + '"><span>' + n + "</span></div>",
+      className: "cluster", iconSize: L.point(size, size),
+    });
+    return L.marker(latlng, { icon: icon, title: n + " points; select to zoom in" });
+  },
+  bindPopup: function (feature, layer) {
+    const p = feature.properties || {};
+    if (p.cluster) { return; }
+    /* name and category arrive HTML-escaped from the server */
+    let text = "<strong>" + (p.name || "(no name)") + "</strong>";
+    if (p.category) { text += "<br>" + p.category; }
+    if (p.month) { text += "<br>" + p.month; }
+    layer.bindPopup(text);
+  },
+  bindAreaTooltip: function (feature, layer) {
+    const p = feature.properties || {};
+    const t = document.createElement("span");
+    t.textContent = p.name + " (" + p.code + ")";
+    layer.bindTooltip(t.innerHTML, { sticky: true });
+  },
+};

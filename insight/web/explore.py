@@ -1,0 +1,359 @@
+"""The explore page: a map of areas shaded by a chosen figure, point layers over it, filters,
+a side panel for the chosen area and a table alternative. The URL holds the whole view."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash_leaflet as dl
+import numpy as np
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from insight import views
+from insight.errors import InsightError
+from insight.layers import ASSET_KINDS
+from insight.places import Places, month_label, month_number
+from insight.profiles import ASSET_KIND_LABELS, profile
+
+OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+CLUSTER_ABOVE = 500
+PANEL_METRICS = ("residents", "imd_rank", "points_rate", "points_change")
+VIEW_KEYS = ("boundary", "metric", "classes", "palette", "layers", "area", "category", "kind", "from", "to")
+
+
+def _places() -> Places:
+    from insight.web import context
+
+    return context().places()
+
+
+def _boundary_default(places: Places) -> str | None:
+    wards = [b for b in places.boundaries.values() if b.meta.area_type == "ward"]
+    if wards:
+        return max(wards, key=lambda b: b.meta.vintage or "").meta.name
+    return next(iter(places.boundaries), None)
+
+
+def parse_view(places: Places, query: dict[str, str]) -> tuple[dict, list[str]]:
+    """The view a URL asks for, with defaults; problems are reported, not raised."""
+    problems: list[str] = []
+    boundary = query.get("boundary") or _boundary_default(places)
+    if boundary not in places.boundaries:
+        problems.append(f"There is no boundary layer '{boundary}'; showing {_boundary_default(places)} instead.")
+        boundary = _boundary_default(places)
+    area = query.get("area") or None
+    if area and boundary:
+        try:
+            area = places.boundary(boundary).areas["code"].iloc[places.boundary(boundary).index_of(area)]
+        except InsightError as exc:
+            problems.append(str(exc))
+            area = None
+    layers = [l for l in (query.get("layers") or "").split(",") if l]
+    unknown = [l for l in layers if l not in places.points]
+    if unknown:
+        problems.append(f"Unknown point layer(s) {', '.join(unknown)} were left out.")
+    layers = [l for l in layers if l in places.points]
+    kinds = [k for k in (query.get("kind") or "").split(",") if k in ASSET_KINDS]
+    span = views.default_view_period(places)
+    start, end = query.get("from"), query.get("to")
+    for label, value in (("from", start), ("to", end)):
+        if value:
+            try:
+                month_number(value)
+            except ValueError:
+                problems.append(f"'{value}' is not a month (YYYY-MM) for '{label}'.")
+    if start and end and not problems and month_number(start) > month_number(end):
+        problems.append("The period ends before it starts; the default period is shown.")
+        start = end = None
+    return {
+        "boundary": boundary,
+        "metric": query.get("metric") or "points_rate",
+        "classes": query.get("classes") if query.get("classes") in views.CLASSINGS else "quintiles",
+        "palette": query.get("palette") if query.get("palette") in views.PALETTES else "yellow-green-blue",
+        "layers": layers,
+        "area": area,
+        "category": [c for c in (query.get("category") or "").split(",") if c],
+        "kind": kinds,
+        "from": start if start and not problems else (month_label(span[0]) if span else None),
+        "to": end if end and not problems else (month_label(span[1]) if span else None),
+    }, problems
+
+
+def _month_options(places: Places) -> list[dict]:
+    spans = [p.months() for p in places.points.values() if p.months()]
+    if not spans:
+        return []
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    return [{"label": month_label(m), "value": month_label(m)} for m in range(last, first - 1, -1)]
+
+
+def _field(label: str, control, hint: str | None = None) -> html.Div:  # noqa: ANN001
+    parts = [html.Label(label, htmlFor=control.id, className="field")]
+    if hint:
+        parts.append(html.P(hint, className="hint"))
+    return html.Div([*parts, control])
+
+
+def layout(**query: str) -> html.Div:
+    """The map page for the view in the URL query."""
+    from insight.web import context
+
+    try:
+        places = _places()
+    except InsightError as exc:
+        return html.Div([html.H1("Explore your area"),
+                         html.P(f"The database is not available: {exc}", role="alert", className="status")])
+    if not places.boundaries:
+        return html.Div([html.H1("Explore your area"),
+                         html.P("No boundary layers are loaded yet. Run 'insight load-sample' or "
+                                "'insight import' to load some.", role="alert", className="status")])
+    view, problems = parse_view(places, query)
+    settings = context().settings
+    tiles = [dl.TileLayer(url=settings.tile_url, attribution=settings.tile_attribution)] if settings.tile_url else []
+    point_options = [
+        {"label": p.meta.title + (" (illustrative)" if p.meta.illustrative and "ILLUSTRATIVE" not in p.meta.title else ""),
+         "value": name}
+        for name, p in sorted(places.points.items(), key=lambda kv: (kv[1].meta.theme or "", kv[1].meta.title))
+    ]
+    months = _month_options(places)
+    area_options, metric_options, category_options = _options(places, view["boundary"], view["layers"])
+    controls = html.Div([
+        html.Div([
+            _field("Search areas and places", dcc.Input(id="search", type="search", debounce=True,
+                                                        placeholder="e.g. Burnt Oak, library")),
+            html.Ul(id="search-results", className="search-results", **{"aria-live": "polite"}),
+        ], role="search"),
+        html.Fieldset([
+            html.Legend("Areas"),
+            dcc.RadioItems(id="boundary", value=view["boundary"],
+                           options=[{"label": b.meta.title, "value": n} for n, b in places.boundaries.items()]),
+            _field("Focus on one area", dcc.Dropdown(id="area", value=view["area"], options=area_options, clearable=True,
+                                                     placeholder="All areas")),
+        ]),
+        html.Fieldset([
+            html.Legend("Shade areas by"),
+            _field("Figure", dcc.Dropdown(id="metric", value=view["metric"], options=metric_options,
+                                                    clearable=False)),
+            html.Label("Classes", htmlFor="classes", className="field"),
+            dcc.RadioItems(id="classes", value=view["classes"], options=[
+                {"label": "Quintiles within the borough", "value": "quintiles"},
+                {"label": "Equal bands", "value": "equal"}]),
+            html.Label("Colours", htmlFor="palette", className="field"),
+            dcc.RadioItems(id="palette", value=view["palette"],
+                           options=[{"label": p.replace("-", " ").capitalize(), "value": p} for p in views.PALETTES]),
+        ]),
+        html.Fieldset([
+            html.Legend("Show points"),
+            dcc.Checklist(id="layers", value=view["layers"], options=point_options),
+            _field("Categories", dcc.Dropdown(id="category", value=view["category"], options=category_options, multi=True,
+                                              placeholder="All categories")),
+            html.Label("Asset kinds", htmlFor="kind", className="field"),
+            dcc.Checklist(id="kind", value=view["kind"],
+                          options=[{"label": ASSET_KIND_LABELS[k], "value": k} for k in ASSET_KINDS]),
+        ]),
+        html.Fieldset([
+            html.Legend("Period"),
+            html.P("Applies to dated layers such as crime.", className="hint"),
+            _field("From", dcc.Dropdown(id="from", value=view["from"], options=months, clearable=False)),
+            _field("To", dcc.Dropdown(id="to", value=view["to"], options=months, clearable=False)),
+        ]),
+    ], className="controls")
+    map_column = html.Div([
+        html.Div(role="status", id="status", className="status",
+                 children=" ".join(problems) if problems else None),
+        html.Div(
+            dl.Map(
+                [*tiles,
+                 dl.GeoJSON(id="areas", style={"variable": "insightMap.styleArea"},
+                            onEachFeature={"variable": "insightMap.bindAreaTooltip"}, hideout={}),
+                 dl.LayerGroup(id="overlays")],
+                id="explore-map", center=[51.6, -0.2], zoom=11,
+            ),
+            className="map-wrap", role="region", **{"aria-label": "Map: select an area to see its figures"},
+        ),
+        html.Div(id="legend", className="legend"),
+        html.Details([html.Summary("Table of what the map shows"), html.Div(id="map-table")], open=False),
+    ])
+    return html.Div([
+        dcc.Location(id="view-url", refresh=False),
+        html.H1("Explore your area", className="visually-hidden"),
+        html.Div([controls, map_column, html.Aside(id="panel", className="panel",
+                                                   **{"aria-live": "polite", "aria-label": "Chosen area"})],
+                 className="explore"),
+    ])
+
+
+@callback(
+    Output("area", "options"), Output("metric", "options"), Output("category", "options"),
+    Input("boundary", "value"), Input("layers", "value"), prevent_initial_call=True,
+)
+def options_for(boundary: str, layers: list[str]) -> tuple[list, list, list]:
+    """The areas, shading figures and categories that the chosen layers offer."""
+    return _options(_places(), boundary, layers)
+
+
+def _options(places: Places, boundary: str, layers: list[str]) -> tuple[list, list, list]:
+    areas = places.boundary(boundary).areas
+    area_options = [{"label": n, "value": c} for c, n in sorted(zip(areas["code"], areas["name"]), key=lambda t: t[1])]
+    categories = sorted({c for layer in layers or [] for c in views.categories(places, layer)})
+    return area_options, views.shading_options(places, boundary), [{"label": c, "value": c} for c in categories]
+
+
+def view_query(values: dict) -> str:
+    """The URL query string for a view (empty values left out)."""
+    pairs = {k: (",".join(v) if isinstance(v, list) else v) for k, v in values.items() if v}
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def _legend(shade: views.Shading) -> list:
+    items = [html.Li([html.Span(className="swatch", style={"background": c}), label])
+             for c, label in zip(shade.colours, shade.labels)]
+    items.append(html.Li([html.Span(className="swatch", style={"background": "#f3f2f1"}), "No data"]))
+    return [html.Strong(shade.title), html.Span(f" ({shade.period})", className="muted"), html.Ul(items),
+            html.P(f"Source: {shade.source}. Method: {shade.method}.", className="muted")]
+
+
+def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, int] | None) -> list:
+    if not area:
+        return [html.H2("No area chosen"), html.P("Select an area on the map or in 'Focus on one area' to see "
+                                                   "its figures against the borough.")]
+    result = profile(places, boundary, area, period=period)
+    figures = result.figures.set_index("metric")
+    rows = []
+    for key in PANEL_METRICS:
+        if key in figures.index:
+            f = figures.loc[key]
+            rows += [html.Dt(f["label"]), html.Dd(views._format(f["value"], f["unit"]) if f["value"] == f["value"] else "—")]
+            rows += [html.Dt(f"{result.comparator}", className="muted"),
+                     html.Dd(views._format(f["comparator_value"], f["unit"]) if f["comparator_value"] == f["comparator_value"] else "—",
+                             className="muted")]
+    query = urlencode({"period": f"{month_label(period[0])}:{month_label(period[1])}"} if period else {})
+    base = f"/api/export/{boundary}/{result.code}"
+    return [
+        html.H2(result.name),
+        html.P(f"{result.boundary.meta.title} ({result.boundary.meta.vintage})", className="muted"),
+        html.Dl(rows),
+        html.P(html.A("Full profile of this area", href=f"/area/{boundary}/{result.code}?{query}")),
+        html.P(["Download: "] + [html.A(fmt.upper(), href=f"{base}.{fmt}?{query}") for fmt in ("csv", "xlsx", "html")],
+               className="exports"),
+        *[html.P(n, className="muted") for n in result.notes],
+    ]
+
+
+def _table(places: Places, boundary: str, shade: views.Shading, counts: dict[str, int]) -> html.Table:
+    areas = places.boundary(boundary).areas
+    head = ["Area", "Code", shade.title] + [f"{places.point_layer(l).meta.title}: points shown" for l in counts]
+    body = [
+        html.Tr([html.Th(name, scope="row"), html.Td(code),
+                 html.Td("—" if shade.values.get(code) is None else views._format(shade.values[code], shade.unit),
+                         className="num")]
+                + [html.Td(f"{per_area.get(code, 0):,}", className="num") for per_area in counts.values()])
+        for code, name in zip(areas["code"], areas["name"])
+    ]
+    return html.Table([html.Caption(f"{places.boundary(boundary).meta.title}: {shade.title} ({shade.period})"),
+                       html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
+                      className="data-table")
+
+
+@callback(
+    Output("areas", "url"), Output("areas", "hideout"), Output("legend", "children"),
+    Output("overlays", "children"), Output("map-table", "children"), Output("status", "children"),
+    Output("status", "role"), Output("view-url", "search"), Output("panel", "children"),
+    Output("explore-map", "viewport"),
+    Input("boundary", "value"), Input("metric", "value"), Input("classes", "value"), Input("palette", "value"),
+    Input("layers", "value"), Input("area", "value"), Input("category", "value"), Input("kind", "value"),
+    Input("from", "value"), Input("to", "value"),
+    State("status", "children"),
+)
+def refresh(boundary, metric, classes, palette, layers, area, category, kind, start, end, status):  # noqa: ANN001, ANN201
+    """Redraw everything for the chosen view; one call to the package per part."""
+    places = _places()
+    values = {"boundary": boundary, "metric": metric, "classes": classes, "palette": palette, "layers": layers,
+              "area": area, "category": category, "kind": kind, "from": start, "to": end}
+    messages = [status] if status and ctx.triggered_id is None else []
+    period = None
+    if start and end:
+        period = (month_number(start), month_number(end))
+        if period[0] > period[1]:
+            messages.append("The period ends before it starts: choose a later 'To' month.")
+            period = None
+    try:
+        shade = views.shading(places, boundary, metric, period=period, classing=classes, palette=palette)
+    except InsightError as exc:
+        messages.append(str(exc))
+        shade = views.shading(places, boundary, "residents", classing=classes, palette=palette)
+    hideout = {"values": shade.values, "breaks": shade.breaks, "colours": shade.colours, "selected": area}
+    overlays, counts = [], {}
+    period_arg = f"{start}:{end}" if period else ""
+    for i, layer in enumerate(layers or []):
+        points = places.point_layer(layer)
+        params = {"boundary": boundary if area else "", "area": area or "", "period": period_arg,
+                  "category": ",".join(category or []), "kind": ",".join(kind or [])}
+        collection = views.points_collection(
+            places, layer, boundary=boundary if area else None, area=area, categories=category or None,
+            kinds=kind or None, period=period, limit=0,
+        )
+        if collection["total"] == 0:
+            messages.append(f"No points of '{points.meta.title}' match the filters.")
+        if collection["total"] > views.MAX_POINTS:
+            messages.append(f"'{points.meta.title}': {collection['total']:,} points match; the map shows the "
+                            f"first {views.MAX_POINTS:,}. Narrow the period or focus on an area.")
+        colour = OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)]
+        overlays.append(dl.GeoJSON(
+            id={"type": "overlay", "layer": layer},
+            url=f"/api/points/{layer}.geojson?" + urlencode({k: v for k, v in params.items() if v}),
+            cluster=collection["total"] > CLUSTER_ABOVE, zoomToBoundsOnClick=True,
+            superClusterOptions={"radius": 60}, hideout={"colour": colour, "radius": 5 + (i % 3)},
+            pointToLayer={"variable": "insightMap.pointToLayer"},
+            clusterToLayer={"variable": "insightMap.clusterToLayer"},
+            onEachFeature={"variable": "insightMap.bindPopup"},
+        ))
+        counts[layer] = _counts_by_area(places, layer, boundary, category, kind, period)
+    bounds = no_update
+    if ctx.triggered_id in (None, "area", "boundary"):
+        geoms = places.boundary(boundary).areas
+        if area:
+            geoms = geoms[geoms["code"] == area]
+        minx, miny, maxx, maxy = geoms.total_bounds
+        bounds = {"bounds": [[miny, minx], [maxy, maxx]], "transition": "flyToBounds"}
+    return (
+        f"/api/layers/{boundary}.geojson", hideout, _legend(shade), overlays, _table(places, boundary, shade, counts),
+        " ".join(m for m in messages if m) or None, "alert" if messages else "status",
+        view_query(values), _panel(places, boundary, area, period), bounds,
+    )
+
+
+def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, period) -> dict[str, int]:  # noqa: ANN001
+    from insight.profiles import _tags_for
+
+    points = places.point_layer(layer)
+    data = places.boundary(boundary)
+    mask = views._mask(points, places, boundary=None, area=None, categories=category or None,
+                       kinds=kind or None, period=period)
+    tags = _tags_for(points, data)[mask]
+    counts = np.bincount(tags[tags >= 0], minlength=len(data.areas))
+    return dict(zip(data.areas["code"], counts.tolist()))
+
+
+@callback(Output("area", "value"), Input("areas", "clickData"), prevent_initial_call=True)
+def choose_clicked(feature: dict | None) -> str | None:
+    """Clicking an area focuses on it."""
+    if not feature:
+        return no_update
+    return feature.get("properties", {}).get("code")
+
+
+@callback(Output("search-results", "children"), Input("search", "value"), State("boundary", "value"),
+          prevent_initial_call=True)
+def search_results(query: str | None, boundary: str) -> list:
+    """Areas and places whose names match, as links that set the view."""
+    hits = views.search(_places(), query or "")
+    if query and not hits:
+        return [html.Li("Nothing found. Try part of a name, e.g. 'Oak'.")]
+    items = []
+    for hit in hits:
+        if hit["type"] == "area":
+            href = "/" + view_query({"boundary": hit["boundary"], "area": hit["code"]})
+            items.append(html.Li(html.A(f"{hit['name']} — {hit['boundary_title']}", href=href)))
+        else:
+            items.append(html.Li(f"{hit['name']} — {hit['layer_title']}"))
+    return items
