@@ -2,7 +2,9 @@
 
 The sample is derived from the open source files in ``../shared/data`` (relative to the
 repository root; see ``shared/data/SOURCES.md``). Every output is written with fixed options
-so that two runs give byte-identical files, and ``data/SHA256SUMS`` records the result.
+so that two runs give byte-identical files, and ``data/SHA256SUMS`` records the result. The
+build ends by generating the illustrative resident survey (``scripts/generate_survey.py``) from
+the files it has just written.
 
 Usage::
 
@@ -37,6 +39,8 @@ from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
+
+import generate_survey  # the sibling script: running this file puts scripts/ first on sys.path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_RELATIVE = Path("..") / "shared" / "data"
@@ -705,6 +709,22 @@ def build_indicators(src: Path, out: Path, lsoa21: Sequence[str], report: Report
 
 
 # ---------------------------------------------------------------------------------------------
+# Illustrative survey
+
+
+def build_survey(out: Path, report: Report) -> None:
+    """Generate the illustrative Resident Perception Survey from the files already built in ``out``.
+
+    Runs last because it reads the wards, Census, IMD, police and PAS files written above; see
+    ``scripts/generate_survey.py`` for the method and its seed.
+    """
+    for rel, (data, rows) in generate_survey.survey_files(out).items():
+        write_bytes(out, rel, data, report, rows)
+    for line in generate_survey.summary(out):
+        report.note(line)
+
+
+# ---------------------------------------------------------------------------------------------
 # Build, sums and check
 
 
@@ -726,6 +746,7 @@ def build(src: Path, out: Path) -> Report:
     build_acv(out, culture, report)
     build_indicators(src, out, lsoa21, report)
     measure_constituency_coverage(src, out, outline, report)
+    build_survey(out, report)
     too_big = [rel for rel in report.rows if (out / rel).stat().st_size >= MAX_BYTES]
     if too_big:
         raise BuildError(f"files of {MAX_BYTES:,} bytes or more: {too_big}")
