@@ -268,6 +268,7 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
             "comparator": profile.comparator,
             "figures": [{k: _json_value(v) for k, v in r.items()} for r in profile.figures.to_dict("records")],
             "monthly": profile.monthly.to_dict("records"),
+            "monthly_by_category": profile.monthly_by_category.to_dict("records"),
             "assets": [{k: _json_value(v) for k, v in r.items()} for r in profile.assets.to_dict("records")],
             "notes": profile.notes,
         }
@@ -278,6 +279,7 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
             for section, rows in profile.figures.groupby("section", sort=False)
         }
         sheets["Trend by month"] = profile.monthly
+        sheets["By month and category"] = profile.monthly_by_category
         sheets["Asset list"] = profile.assets
         sheets["Sources and methods"] = sources_frame(profile, places)
         write_xlsx(path, sheets)

@@ -368,6 +368,9 @@ class Profile:
     monthly: pd.DataFrame
     assets: pd.DataFrame
     notes: list[str]
+    monthly_by_category: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["month", "category", "records"])
+    )
 
     @property
     def title(self) -> str:
@@ -434,6 +437,17 @@ def profile(
     if table.period and table.crime_monthly.shape[1]:
         months = [month_label(table.period[0] + k) for k in range(table.crime_monthly.shape[1])]
         monthly = pd.DataFrame({"month": months, "records": table.crime_monthly[i]})
+    by_category = pd.DataFrame(columns=["month", "category", "records"])
+    if table.crime_meta is not None and table.period:
+        points = places.point_layer(table.crime_meta.name)
+        chosen = (_tags_for(points, data) == i) & (points.month >= table.period[0]) & (points.month <= table.period[1])
+        if chosen.any():
+            by_category = (
+                pd.DataFrame({"month": points.month[chosen], "category": points.category[chosen]})
+                .value_counts().rename("records").reset_index().sort_values(["month", "category"])
+            )
+            by_category["month"] = by_category["month"].map(month_label)
+            by_category = by_category.reset_index(drop=True)
     notes = list(table.notes)
     if data.meta.area_type == "drawn" and "residents" in wide:
         lower, upper = row["residents_lower"], row["residents_upper"]
@@ -446,7 +460,7 @@ def profile(
     return Profile(
         boundary=data, code=data.areas["code"].iloc[i], name=data.areas["name"].iloc[i],
         geometry=data.areas.geometry.iloc[i], comparator=other_name, figures=figures, monthly=monthly,
-        assets=area_assets(places, data, i), notes=notes,
+        assets=area_assets(places, data, i), notes=notes, monthly_by_category=by_category,
     )
 
 

@@ -232,3 +232,14 @@ def test_cli_writes_every_export(sample_store, capsys, tmp_path: Path, where: li
     figures = pd.read_csv(tmp_path / "report.csv")
     assert {"value", "comparator_value", "source", "period", "boundary_vintage", "method"} <= set(figures.columns)
     capsys.readouterr()
+
+
+def test_counts_by_category_and_month_add_up(places) -> None:
+    result = profile(places, "wards_2022", "Burnt Oak", period=parse_period("2017-01:2017-06"))
+    by = result.monthly_by_category
+    assert by["records"].sum() == result.monthly["records"].sum()
+    assert set(by["month"]) <= {f"2017-0{m}" for m in range(1, 7)}
+    totals = by.groupby("category")["records"].sum()
+    figures = result.figures.set_index("metric")["value"]
+    for category, count in totals.items():
+        assert figures[f"count:{category}"] == count
