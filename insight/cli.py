@@ -137,7 +137,11 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from insight.web import create_app
 
+    from insight.web import CONTEXT_KEY
+
     app = create_app(settings)
+    print("reading the layers into memory…", flush=True)
+    app.server.config[CONTEXT_KEY].places()
     print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
@@ -216,7 +220,9 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    for key, default, text in settings_help():
+    from insight.partner_settings import partner_settings_help
+
+    for key, default, text in [*settings_help(), *partner_settings_help()]:
         print(f"{key}\n    {text}\n    default: {default or '(empty)'}")
     return 0
 
@@ -288,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
     conf.set_defaults(func=cmd_settings)
+
+    from insight.cli_partner import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -21,3 +21,10 @@ def test_every_setting_is_documented() -> None:
 def test_readme_names_the_two_commands_and_ci_calls_the_test_one() -> None:
     assert "bash scripts/run.sh" in README and "bash scripts/test.sh" in README
     assert "scripts/test.sh" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_every_partner_setting_is_documented() -> None:
+    from insight.partner_settings import partner_settings_help
+
+    for key, _, _ in partner_settings_help():
+        assert f"`{key}`" in README, key

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -95,12 +96,21 @@ class Area(Base):
 
 
 class Feature(Base):
-    """A point of a point layer (a crime, a venue, an organisation); geometry may be absent."""
+    """A point of a point layer (a crime, a venue, an organisation); geometry may be absent.
+
+    The partner columns are set for layers maintained through uploads: ``record_key``
+    identifies a record across versions, ``owner_org_id`` is the organisation that
+    maintains it (an id in ``organisations``, checked by the application because
+    SQLite cannot drop a column that carries a foreign key), ``last_updated`` and
+    ``last_assured`` (last checked as still true) date it. Layers loaded from files
+    leave them empty until their first partner version.
+    """
 
     __tablename__ = "features"
     __table_args__ = (
         Index("ix_features_layer_month", "layer_id", "month"),
         Index("ix_features_layer_category", "layer_id", "category"),
+        Index("ix_features_layer_record", "layer_id", "record_key"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"))
@@ -111,6 +121,10 @@ class Feature(Base):
     inside_authority: Mapped[bool | None] = mapped_column(Boolean)
     properties: Mapped[dict] = mapped_column(JsonType, default=dict)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True, nullable=True))
+    record_key: Mapped[str | None] = mapped_column(String(100))
+    owner_org_id: Mapped[int | None] = mapped_column(Integer)
+    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_assured: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IndicatorValue(Base):
@@ -152,7 +166,11 @@ class FeatureTag(Base):
     """
 
     __tablename__ = "feature_tags"
-    __table_args__ = (Index("ix_feature_tags_area", "boundary_layer_id", "area_id"),)
+    __table_args__ = (
+        Index("ix_feature_tags_area", "boundary_layer_id", "area_id"),
+        Index("ix_feature_tags_feature", "feature_id"),
+        Index("ix_feature_tags_area_id", "area_id"),
+    )
     boundary_layer_id: Mapped[int] = mapped_column(
         ForeignKey("layers.id", ondelete="CASCADE"), primary_key=True
     )
@@ -160,3 +178,172 @@ class FeatureTag(Base):
         BigId, ForeignKey("features.id", ondelete="CASCADE"), primary_key=True
     )
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+
+
+ROLES = ("public", "councillor", "officer", "analyst", "partner", "admin")
+
+
+class User(Base):
+    """A person who signs in. A partner belongs to exactly one organisation."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('public', 'councillor', 'officer', 'analyst', 'partner', 'admin')", name="ck_users_role"
+        ),
+        CheckConstraint("role <> 'partner' OR organisation_id IS NOT NULL", name="ck_users_partner_org"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A token for scripts: only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, kept for rate limiting across restarts and workers."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditEvent(Base):
+    """Who did what, when: sign-ins, uploads, edits, restores, restricted exports, role changes."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"), Index("ix_audit_events_action_at", "action", "at"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[dict] = mapped_column(JsonType, default=dict)
+
+
+class LayerRules(Base):
+    """How uploads to a point layer are checked, and whether partners may maintain it.
+
+    ``categories`` is the allowed list (None: any category); ``required_fields`` are
+    columns every row must fill; ``key_field`` names the column that identifies a
+    record across uploads (None: detect an ``id``-like column, else match by name).
+    """
+
+    __tablename__ = "layer_rules"
+    layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"), primary_key=True)
+    partner_upload: Mapped[bool] = mapped_column(Boolean, default=False)
+    categories: Mapped[list | None] = mapped_column(JsonType)
+    required_fields: Mapped[list] = mapped_column(JsonType, default=list)
+    key_field: Mapped[str | None] = mapped_column(String(100))
+    location_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    duplicate_metres: Mapped[float] = mapped_column(Float, default=25.0)
+    unique_identifiers: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LayerVersion(Base):
+    """One commit to a layer: who, when, what changed and from which file."""
+
+    __tablename__ = "layer_versions"
+    __table_args__ = (
+        UniqueConstraint("layer_id", "number", name="uq_layer_versions_layer_number"),
+        CheckConstraint(
+            "action IN ('baseline', 'reload', 'upload', 'edit', 'restore', 'import')", name="ck_layer_versions_action"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    source_checksum: Mapped[str | None] = mapped_column(String(64))
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict] = mapped_column(JsonType, default=dict)
+
+
+class FeatureRevision(Base):
+    """A record's state from version ``version_from`` up to (not including) ``version_to``.
+
+    The open revision (``version_to`` NULL) is the current state. A removed record
+    gets a revision with ``deleted`` true: nothing a partner submitted is lost.
+    """
+
+    __tablename__ = "feature_revisions"
+    __table_args__ = (
+        Index("ix_feature_revisions_layer_key", "layer_id", "record_key"),
+        Index("ix_feature_revisions_layer_span", "layer_id", "version_from", "version_to"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"))
+    record_key: Mapped[str] = mapped_column(String(100))
+    owner_org_id: Mapped[int | None] = mapped_column(Integer)
+    version_from: Mapped[int] = mapped_column(Integer)
+    version_to: Mapped[int | None] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(300))
+    category: Mapped[str | None] = mapped_column(String(100))
+    properties: Mapped[dict] = mapped_column(JsonType, default=dict)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    inside_authority: Mapped[bool | None] = mapped_column(Boolean)
+    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_assured: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Upload(Base):
+    """A file a user submitted, kept with its validation report until committed or discarded."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'committed', 'discarded')", name="ck_uploads_status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_name: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    version_number: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JsonType, default=dict)

@@ -1,0 +1,542 @@
+"""Accounts, roles and the one permission check used by every page, endpoint, export and command.
+
+Roles
+-----
+public (anonymous), councillor, officer, analyst, partner (member of one
+organisation) and admin. What each may do is the table :data:`PERMISSIONS`;
+:func:`can` reads it and nothing else decides access.
+
+Passwords are hashed with Argon2id (argon2-cffi). API tokens are random, shown
+once, stored as SHA-256 (a 256-bit random token needs no slow hash) and
+revocable. Failed sign-ins are counted in the database per account and address,
+so the limit holds across restarts and workers.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from insight import audit
+from insight.errors import ConfigError, InsightError, NotFoundError
+from insight.partner_settings import PartnerSettings
+from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User
+
+TOKEN_PREFIX = "li_"
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("not a real password: equalises timing for unknown accounts")
+_COMMON = frozenset({
+    "password1234", "123456789012", "qwertyuiop12", "letmein12345", "welcome12345", "password123!",
+    "iloveyou1234", "administrator", "changeme1234",
+})
+
+
+class PermissionDenied(InsightError, PermissionError):
+    """The user's role does not allow the action on that resource."""
+
+
+class SignInRefused(InsightError):
+    """Wrong email or password, a disabled account, or too many failed attempts."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a signed-in user, or the anonymous public."""
+
+    id: int | None
+    email: str | None
+    role: str
+    org_id: int | None = None
+    org_slug: str | None = None
+    org_name: str | None = None
+    session_epoch: int = 0
+
+    @property
+    def signed_in(self) -> bool:
+        return self.id is not None
+
+    def describe(self) -> str:
+        if not self.signed_in:
+            return "not signed in"
+        where = f" of {self.org_name or self.org_slug}" if self.org_slug else ""
+        return f"{self.email} ({self.role}{where})"
+
+
+ANONYMOUS = Principal(id=None, email=None, role="public")
+SYSTEM = Principal(id=None, email="system (command line)", role="admin")
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """What a permission check needs to know about a layer."""
+
+    name: str
+    sensitivity: str = "public"
+    owner_org_id: int | None = None
+    partner_upload: bool = False
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """What a permission check needs to know about one record of a layer."""
+
+    layer: LayerRef
+    owner_org_id: int | None
+
+
+Resource = LayerRef | RecordRef | None
+Rule = bool | str
+
+PERMISSIONS: dict[str, dict[str, Rule]] = {
+    #                 public      councillor   officer  analyst  partner              admin
+    "read_layer":    {"public": "public", "councillor": True, "officer": True, "analyst": True,
+                      "partner": "public_or_own", "admin": True},
+    "export_layer":  {"public": "public", "councillor": "public", "officer": "public", "analyst": True,
+                      "partner": "public_or_own", "admin": True},
+    "upload":        {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": "own_partner_layer", "admin": True},
+    "edit_record":   {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": "own_record", "admin": True},
+    "view_history":  {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": "own_partner_layer", "admin": True},
+    "restore":       {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": False, "admin": True},
+    "manage_layers": {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": False, "admin": True},
+    "view_audit":    {"public": False, "councillor": False, "officer": False, "analyst": False,
+                      "partner": False, "admin": True},
+    "manage_users":  {"public": False, "councillor": False, "officer": False, "analyst": False,
+                      "partner": False, "admin": True},
+    "use_tokens":    {"public": False, "councillor": True, "officer": True, "analyst": True,
+                      "partner": True, "admin": True},
+}
+
+_WHY = {
+    "public": "only public layers are open to this role",
+    "public_or_own": "partners may only use public layers and their own organisation's layers",
+    "own_partner_layer": "partners may only work on layers open to partner uploads that belong to "
+                         "their organisation or are shared",
+    "own_record": "partners may only edit their own organisation's records",
+}
+
+
+def _layer_of(resource: Resource) -> LayerRef | None:
+    return resource.layer if isinstance(resource, RecordRef) else resource
+
+
+def _own_partner_layer(user: Principal, layer: LayerRef | None) -> bool:
+    return (
+        layer is not None and layer.partner_upload and user.org_id is not None
+        and layer.owner_org_id in (None, user.org_id)
+    )
+
+
+def _check_scope(rule: str, user: Principal, resource: Resource) -> bool:
+    layer = _layer_of(resource)
+    if rule == "public":
+        return layer is not None and layer.sensitivity == "public"
+    if rule == "public_or_own":
+        return layer is not None and (
+            layer.sensitivity == "public" or (user.org_id is not None and layer.owner_org_id == user.org_id)
+        )
+    if rule == "own_partner_layer":
+        return _own_partner_layer(user, layer)
+    if rule == "own_record":
+        if not isinstance(resource, RecordRef) or not _own_partner_layer(user, resource.layer):
+            return False
+        owner = resource.owner_org_id if resource.owner_org_id is not None else resource.layer.owner_org_id
+        return owner == user.org_id
+    raise ValueError(f"unknown permission rule {rule!r}")
+
+
+def can(user: Principal, action: str, resource: Resource = None) -> bool:
+    """True if ``user`` may do ``action`` (a key of :data:`PERMISSIONS`) on ``resource``."""
+    try:
+        rule = PERMISSIONS[action][user.role]
+    except KeyError:
+        raise ValueError(f"unknown action {action!r} or role {user.role!r}") from None
+    if isinstance(rule, bool):
+        return rule
+    return _check_scope(rule, user, resource)
+
+
+def require(user: Principal, action: str, resource: Resource = None) -> None:
+    """Raise PermissionDenied, naming the role and the reason, unless :func:`can` allows it."""
+    if can(user, action, resource):
+        return
+    rule = PERMISSIONS[action][user.role]
+    what = action.replace("_", " ")
+    target = ""
+    layer = _layer_of(resource)
+    if layer is not None:
+        target = f" on layer '{layer.name}'"
+    if not user.signed_in:
+        raise PermissionDenied(f"sign in to {what}{target}")
+    reason = _WHY.get(rule, "") if isinstance(rule, str) else f"the {user.role} role does not include it"
+    raise PermissionDenied(f"{user.describe()} may not {what}{target}: {reason}")
+
+
+# --- passwords ---------------------------------------------------------------------------
+
+
+def password_problems(password: str, *, email: str = "") -> list[str]:
+    """Why ``password`` is not acceptable (empty list: it is)."""
+    problems = []
+    if len(password) < MIN_PASSWORD:
+        problems.append(f"use at least {MIN_PASSWORD} characters (this one has {len(password)})")
+    if len(password) > MAX_PASSWORD:
+        problems.append(f"use at most {MAX_PASSWORD} characters")
+    if password and len(set(password)) < 4:
+        problems.append("use more than three different characters")
+    local = email.split("@", 1)[0].lower()
+    if len(local) >= 4 and local in password.lower():
+        problems.append("do not include your email address")
+    if password.lower() in _COMMON:
+        problems.append("this is a commonly used password; choose another")
+    return problems
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password``."""
+    return _HASHER.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """True if ``password`` matches ``stored_hash``; False for a mismatch or an unreadable hash."""
+    try:
+        return _HASHER.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- users and organisations ---------------------------------------------------------------
+
+
+def normalise_email(email: str) -> str:
+    """Lower-cased, trimmed email; ConfigError if it is not shaped like an address."""
+    cleaned = email.strip().lower()
+    if not _EMAIL.fullmatch(cleaned) or len(cleaned) > 254:
+        raise ConfigError(f"'{email}' is not an email address (expected name@example.org)")
+    return cleaned
+
+
+def organisation_id(conn: Connection, slug: str, *, name: str | None = None, create: bool = False) -> int:
+    """The id of the organisation ``slug``; with ``create``, add it if missing."""
+    found = conn.execute(select(Organisation.id).where(Organisation.slug == slug)).scalar_one_or_none()
+    if found is not None:
+        return found
+    if not create:
+        known = ", ".join(conn.execute(select(Organisation.slug).order_by(Organisation.slug)).scalars())
+        raise NotFoundError(f"no organisation '{slug}' (known: {known or 'none'})")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", slug):
+        raise ConfigError(f"organisation slug '{slug}' must be lower-case letters, digits, '-' or '_'")
+    return conn.execute(
+        insert(Organisation)
+        .values(slug=slug, name=name or slug, kind="vcfs", created_at=datetime.now(UTC))
+        .returning(Organisation.id)
+    ).scalar_one()
+
+
+def _principal_query():  # noqa: ANN202 - a SQLAlchemy Select
+    return select(
+        User.id, User.email, User.role, User.organisation_id, Organisation.slug, Organisation.name,
+        User.session_epoch, User.active, User.password_hash,
+    ).outerjoin(Organisation, Organisation.id == User.organisation_id)
+
+
+def _principal(row) -> Principal:  # noqa: ANN001 - a result row of _principal_query
+    return Principal(
+        id=row.id, email=row.email, role=row.role, org_id=row.organisation_id, org_slug=row.slug,
+        org_name=row.name, session_epoch=row.session_epoch,
+    )
+
+
+def _check_role(role: str, org_slug: str | None) -> None:
+    if role not in ROLES:
+        raise ConfigError(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+    if role == "partner" and not org_slug:
+        raise ConfigError("a partner belongs to one organisation: give its slug (--org SLUG)")
+    if role != "partner" and org_slug:
+        raise ConfigError(f"only partners belong to an organisation; the {role} role takes no --org")
+
+
+def create_user(
+    engine: Engine,
+    email: str,
+    *,
+    role: str,
+    password: str,
+    org_slug: str | None = None,
+    name: str = "",
+    actor: Principal = SYSTEM,
+    create_org: bool = False,
+) -> Principal:
+    """Add an account; ConfigError if the email is taken, the role unknown or the password weak."""
+    require(actor, "manage_users")
+    email = normalise_email(email)
+    _check_role(role, org_slug)
+    problems = password_problems(password, email=email)
+    if problems:
+        raise ConfigError("password not accepted: " + "; ".join(problems))
+    with engine.begin() as conn:
+        if conn.execute(select(User.id).where(User.email == email)).scalar_one_or_none() is not None:
+            raise ConfigError(f"an account for {email} already exists (change its role with 'insight user role')")
+        org_id = organisation_id(conn, org_slug, create=create_org) if org_slug else None
+        conn.execute(
+            insert(User).values(
+                email=email, name=name, role=role, organisation_id=org_id, password_hash=hash_password(password),
+                active=True, session_epoch=0, created_at=datetime.now(UTC),
+            )
+        )
+        audit.record(conn, "user_created", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}",
+                     detail={"role": role, "organisation": org_slug})
+        row = conn.execute(_principal_query().where(User.email == email)).one()
+    return _principal(row)
+
+
+def set_role(
+    engine: Engine, email: str, *, role: str, org_slug: str | None = None, actor: Principal = SYSTEM
+) -> Principal:
+    """Change a user's role (and organisation); their current sessions end."""
+    require(actor, "manage_users")
+    email = normalise_email(email)
+    _check_role(role, org_slug)
+    with engine.begin() as conn:
+        before = conn.execute(_principal_query().where(User.email == email)).one_or_none()
+        if before is None:
+            raise NotFoundError(f"no account for {email}")
+        org_id = organisation_id(conn, org_slug) if org_slug else None
+        conn.execute(
+            update(User).where(User.id == before.id)
+            .values(role=role, organisation_id=org_id, session_epoch=User.session_epoch + 1)
+        )
+        audit.record(conn, "role_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}",
+                     detail={"from": before.role, "to": role, "organisation": org_slug,
+                             "previous_organisation": before.slug})
+        row = conn.execute(_principal_query().where(User.id == before.id)).one()
+    return _principal(row)
+
+
+def set_password(engine: Engine, email: str, password: str, *, actor: Principal = SYSTEM) -> None:
+    """Replace a user's password (the user themself, or an admin); other sessions end."""
+    email = normalise_email(email)
+    if actor.email != email:
+        require(actor, "manage_users")
+    problems = password_problems(password, email=email)
+    if problems:
+        raise ConfigError("password not accepted: " + "; ".join(problems))
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(User).where(User.email == email)
+            .values(password_hash=hash_password(password), session_epoch=User.session_epoch + 1)
+        ).rowcount
+        if not done:
+            raise NotFoundError(f"no account for {email}")
+        audit.record(conn, "password_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}")
+
+
+def user_by_id(engine: Engine, user_id: int, *, epoch: int | None = None) -> Principal | None:
+    """The active user ``user_id``; None if missing, disabled or (with ``epoch``) signed out since."""
+    with engine.connect() as conn:
+        row = conn.execute(_principal_query().where(User.id == user_id)).one_or_none()
+    if row is None or not row.active or (epoch is not None and row.session_epoch != epoch):
+        return None
+    return _principal(row)
+
+
+def user_by_email(engine: Engine, email: str) -> Principal:
+    """The user with ``email``; NotFoundError otherwise."""
+    email = normalise_email(email)
+    with engine.connect() as conn:
+        row = conn.execute(_principal_query().where(User.email == email)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no account for {email} (create it with 'insight user add {email} --role ROLE')")
+    return _principal(row)
+
+
+def list_users(engine: Engine, *, actor: Principal) -> list[Principal]:
+    """Every account, for admins."""
+    require(actor, "manage_users")
+    with engine.connect() as conn:
+        return [_principal(r) for r in conn.execute(_principal_query().order_by(User.email)).all()]
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Whether sign-in is paused for an account and address, and for how long."""
+
+    blocked: bool
+    retry_after: timedelta = timedelta(0)
+
+
+def throttle_state(
+    failures_pair: list[datetime], failures_ip: list[datetime], *, now: datetime, settings: PartnerSettings
+) -> Throttle:
+    """Pure rule: pause when the account+address or the address alone has too many recent failures.
+
+    ``failures_*`` are the times of failed attempts within the window (newest last).
+    """
+    window = timedelta(minutes=settings.login_window_minutes)
+    for times, limit in ((failures_pair, settings.login_max_failures), (failures_ip, settings.login_max_failures_per_ip)):
+        recent = sorted(t for t in times if now - t < window)
+        if len(recent) >= limit:
+            return Throttle(True, recent[len(recent) - limit] + window - now)
+    return Throttle(False)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _recent_failures(conn: Connection, email: str, ip: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+    last_success = conn.execute(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(True)
+        )
+    ).scalar_one_or_none()
+    start = max(since, _aware(last_success)) if last_success else since
+    pair = conn.execute(
+        select(LoginAttempt.at).where(
+            LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at > start,
+        )
+    ).scalars().all()
+    by_ip = conn.execute(
+        select(LoginAttempt.at).where(LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since)
+    ).scalars().all()
+    return [_aware(t) for t in pair], [_aware(t) for t in by_ip]
+
+
+def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: PartnerSettings) -> Principal:
+    """Check a password sign-in, record the attempt and audit it; SignInRefused with a reason otherwise.
+
+    The same message answers an unknown email and a wrong password.
+    """
+    now = datetime.now(UTC)
+    key = email.strip().lower()[:254]
+    ip = (ip or "unknown")[:64]
+    window = timedelta(minutes=settings.login_window_minutes)
+    with engine.begin() as conn:
+        conn.execute(delete(LoginAttempt).where(LoginAttempt.at < now - 4 * window))
+        pair, by_ip = _recent_failures(conn, key, ip, now - window)
+        throttle = throttle_state(pair, by_ip, now=now, settings=settings)
+        if throttle.blocked:
+            minutes = max(1, int(throttle.retry_after.total_seconds() // 60) + 1)
+            audit.record(conn, "sign_in_failed", actor_email=key, ip=ip, detail={"reason": "rate limited"})
+            raise SignInRefused(f"too many failed sign-in attempts: wait {minutes} minute(s) and try again")
+        row = conn.execute(_principal_query().where(User.email == key)).one_or_none()
+        good = verify_password(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+        if good and not row.active:
+            good = False
+        conn.execute(insert(LoginAttempt).values(email=key, ip=ip, at=now, succeeded=good))
+        if not good:
+            audit.record(conn, "sign_in_failed", actor_email=key, ip=ip,
+                         detail={"reason": "disabled account" if row is not None and not row.active else "wrong email or password"})
+    if not good:
+        raise SignInRefused("the email address or password is not right")
+    with engine.begin() as conn:
+        values: dict = {"last_sign_in_at": now}
+        if _HASHER.check_needs_rehash(row.password_hash):
+            values["password_hash"] = hash_password(password)
+        conn.execute(update(User).where(User.id == row.id).values(**values))
+        audit.record(conn, "sign_in", actor_id=row.id, actor_email=row.email, ip=ip)
+    return _principal(row)
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: ``token`` is shown once and never stored."""
+
+    id: int
+    name: str
+    token: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: never the token itself."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 hex of a token, as stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(engine: Engine, user: Principal, name: str) -> NewToken:
+    """A new API token for ``user`` (who must be signed in)."""
+    require(user, "use_tokens")
+    name = name.strip()[:100] or "script"
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        token_id = conn.execute(
+            insert(ApiToken).values(
+                user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token),
+                created_at=datetime.now(UTC),
+            ).returning(ApiToken.id)
+        ).scalar_one()
+        audit.record(conn, "token_created", actor_id=user.id, actor_email=user.email, target=f"token:{token_id}",
+                     detail={"name": name})
+    return NewToken(token_id, name, token)
+
+
+def list_tokens(engine: Engine, user: Principal) -> list[TokenInfo]:
+    """The user's tokens, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.created_at, ApiToken.last_used_at,
+                   ApiToken.revoked_at).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        ).all()
+    return [TokenInfo(*r) for r in rows]
+
+
+def revoke_token(engine: Engine, token_id: int, *, actor: Principal) -> None:
+    """Revoke a token: its owner or an admin may; NotFoundError if it is not theirs to revoke."""
+    with engine.begin() as conn:
+        owner = conn.execute(select(ApiToken.user_id).where(ApiToken.id == token_id)).scalar_one_or_none()
+        if owner is None or (owner != actor.id and not can(actor, "manage_users")):
+            raise NotFoundError(f"no token {token_id} of yours")
+        conn.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+                     .values(revoked_at=datetime.now(UTC)))
+        audit.record(conn, "token_revoked", actor_id=actor.id, actor_email=actor.email, target=f"token:{token_id}")
+
+
+def authenticate_token(engine: Engine, token: str) -> Principal | None:
+    """The active user a live token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(ApiToken.id, ApiToken.user_id).where(
+                ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        conn.execute(update(ApiToken).where(ApiToken.id == found.id).values(last_used_at=datetime.now(UTC)))
+        row = conn.execute(_principal_query().where(User.id == found.user_id)).one_or_none()
+    if row is None or not row.active:
+        return None
+    return _principal(row)
+
