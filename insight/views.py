@@ -116,8 +116,13 @@ def _mask(
     categories: list[str] | None,
     kinds: list[str] | None,
     period: tuple[int, int] | None,
+    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
 ) -> np.ndarray:
     keep = np.isfinite(points.x) & np.isfinite(points.y)
+    if polygon is not None:
+        from insight.joins import assign_points
+
+        keep &= assign_points(points.x, points.y, np.array([polygon], dtype=object)) == 0
     if boundary and area:
         data = places.boundary(boundary)
         from insight.profiles import _tags_for
@@ -144,6 +149,7 @@ def points_collection(
     categories: list[str] | None = None,
     kinds: list[str] | None = None,
     period: tuple[int, int] | None = None,
+    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
     limit: int = MAX_POINTS,
 ) -> dict:
     """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
@@ -152,7 +158,7 @@ def points_collection(
     """
     points = places.point_layer(layer)
     keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
-                                kinds=kinds, period=period))
+                                kinds=kinds, period=period, polygon=polygon))
     shown = keep[:limit]
     features = [
         {
@@ -212,3 +218,31 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict]:
 
 
 __all__ = ["Shading", "shading", "shading_options", "points_collection", "categories", "search", "period_text"]
+
+
+def parse_drawn(text: str | None):  # noqa: ANN201 - a shapely Polygon or None
+    """A drawn polygon from its URL form 'lon lat,lon lat,…' (EPSG:4326); ConfigError if malformed."""
+    import shapely
+
+    if not text:
+        return None
+    try:
+        coords = [tuple(float(v) for v in pair.split()) for pair in text.split(",")]
+    except ValueError as exc:
+        raise ConfigError("the drawn area in the link is not a list of 'longitude latitude' pairs") from exc
+    if len(coords) < 3 or len(coords) > 500 or any(len(c) != 2 for c in coords):
+        raise ConfigError("a drawn area needs between 3 and 500 corner points")
+    if any(not (-180 <= x <= 180 and -90 <= y <= 90) for x, y in coords):
+        raise ConfigError("a drawn area's corners must be longitude/latitude")
+    polygon = shapely.Polygon(coords)
+    return polygon if polygon.is_valid else shapely.make_valid(polygon)
+
+
+def drawn_text(geojson: dict | None) -> str | None:
+    """The URL form of the last polygon in a drawing control's GeoJSON (5 decimals, about 1 m)."""
+    features = (geojson or {}).get("features") or []
+    polygons = [f for f in features if (f.get("geometry") or {}).get("type") == "Polygon"]
+    if not polygons:
+        return None
+    ring = polygons[-1]["geometry"]["coordinates"][0]
+    return ",".join(f"{x:.5f} {y:.5f}" for x, y in ring[:500])

@@ -1,9 +1,14 @@
-"""The placeholder web app in a real headless Chromium, against the real app on loopback."""
+"""The explore (map) page in a real headless Chromium against the real app on loopback,
+plus its callbacks called directly."""
 from __future__ import annotations
 
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from werkzeug.serving import make_server
@@ -19,9 +24,13 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+WEB_LAYERS = {"borough", "wards_2022", "lsoa_2021", "lookup_lsoa21_ward2022", "census2021_population",
+              "schools", "crime_2024_04", "vcfs_organisations"}
+AREAS = ".leaflet-overlay-pane path.leaflet-interactive"
 
 
-def _serve(app) -> Iterator[str]:  # noqa: ANN001
+def serve(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve a Dash app on a free loopback port for the duration of a fixture."""
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -32,12 +41,18 @@ def _serve(app) -> Iterator[str]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     store = open_store("spatialite", tmp_path_factory.mktemp("web"))
-    specs = [s for s in load_specs(LAYERS_DIR) if s.name in {"borough", "wards_2022", "schools"}]
+    specs = [s for s in load_specs(LAYERS_DIR) if s.name in WEB_LAYERS]
     load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
-    yield from _serve(create_app(store.settings))
+    app = create_app(store.settings)
+    yield app
     store.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
+    yield from serve(web_app)
 
 
 @pytest.fixture(scope="module")
@@ -52,53 +67,162 @@ def browser():  # noqa: ANN201
         b.close()
 
 
-def test_home_page_draws_the_wards_and_lists_the_layers(browser, app_url: str) -> None:
-    page = browser.new_page()
-    page.goto(app_url)
-    page.wait_for_selector(".leaflet-overlay-pane svg path")
-    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane svg path').length === 24")
-    rows = page.locator("#catalogue tbody tr")
-    assert rows.count() == 3
-    text = page.locator("#catalogue").inner_text()
-    assert "Wards (from May 2022)" in text and "Schools with Ofsted ratings" in text
-    assert page.get_attribute("html", "lang") == "en-GB"
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield page
     page.close()
 
 
-def test_choosing_another_boundary_layer_redraws_the_map(browser, app_url: str) -> None:
-    page = browser.new_page()
+def _count(page, selector: str) -> int:  # noqa: ANN001
+    return page.locator(selector).count()
+
+
+def _wait_count(page, selector: str, expected: int) -> None:  # noqa: ANN001
+    page.wait_for_function(f"document.querySelectorAll('{selector}').length === {expected}", timeout=15000)
+
+
+def _query(page) -> dict[str, list[str]]:  # noqa: ANN001
+    return parse_qs(urlparse(page.url).query)
+
+
+def test_boundaries_draw_one_shape_per_ward(page, app_url: str) -> None:
     page.goto(app_url)
-    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane svg path').length === 24")
-    page.get_by_label("Borough outline").check()
-    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane svg path').length === 1")
-    page.close()
+    _wait_count(page, AREAS, 24)
+    assert "wards_2022" in _query(page)["boundary"]
+    assert page.locator(".legend").inner_text().startswith("All records per 1,000 residents")
 
 
-def test_unknown_layer_endpoint_is_a_json_404(app_url: str) -> None:
-    import urllib.error
-    import urllib.request
+def test_switching_boundary_layer_redraws(page, app_url: str) -> None:
+    page.goto(app_url)
+    _wait_count(page, AREAS, 24)
+    page.select_option("#boundary", "lsoa_2021")
+    page.click("#apply")
+    _wait_count(page, AREAS, 220)
+    assert _query(page)["boundary"] == ["lsoa_2021"]
 
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(f"{app_url}/api/layers/nope.geojson")
-    assert info.value.code == 404
-    assert b"no public boundary layer named 'nope'" in info.value.read()
+
+def test_an_overlay_toggles_on_and_off(page, app_url: str) -> None:
+    page.goto(app_url)
+    _wait_count(page, AREAS, 24)
+    page.select_option("#layers", ["schools"])
+    page.click("#apply")
+    page.wait_for_function(f"document.querySelectorAll('{AREAS}').length > 24", timeout=15000)
+    assert _query(page)["layers"] == ["schools"]
+    page.select_option("#layers", [])
+    page.click("#apply")
+    _wait_count(page, AREAS, 24)
 
 
-def test_database_unavailable_is_a_readable_message(browser, tmp_path: Path) -> None:
+def test_a_place_filter_narrows_the_points(page, app_url: str) -> None:
+    page.goto(f"{app_url}/?layers=schools")
+    page.wait_for_function(f"document.querySelectorAll('{AREAS}').length > 24", timeout=15000)
+    time.sleep(0.5)
+    all_schools = _count(page, AREAS) - 24
+    page.goto(f"{app_url}/?layers=schools&area=Burnt%20Oak")
+    page.wait_for_selector("#panel h2:text('Burnt Oak')")
+    time.sleep(0.5)
+    in_ward = _count(page, AREAS) - 24
+    assert 0 < in_ward < all_schools
+
+
+def test_clicking_a_ward_opens_its_panel(page, app_url: str) -> None:
+    page.goto(app_url)
+    _wait_count(page, AREAS, 24)
+    page.locator(AREAS).nth(5).click(force=True)
+    page.wait_for_function("document.querySelector('#panel h2').textContent !== 'No area chosen'")
+    name = page.locator("#panel h2").inner_text()
+    assert name and "Usual residents" in page.locator("#panel").inner_text()
+    assert page.locator("#panel a", has_text="Full profile of this area").get_attribute("href").startswith("/area/")
+    assert "area" in _query(page)
+
+
+def test_a_shared_url_restores_the_view(page, app_url: str) -> None:
+    url = (f"{app_url}/?boundary=wards_2022&metric=residents&classes=equal&palette=purples"
+           "&layers=crime_2024_04&area=E05013630&from=2024-04&to=2024-04")
+    page.goto(url)
+    page.wait_for_selector("#panel h2:text('Burnt Oak')")
+    assert page.locator(".legend strong").inner_text() == "Usual residents"
+    assert page.input_value("#classes") == "equal" and page.input_value("#palette") == "purples"
+    assert page.eval_on_selector("#layers", "e => Array.from(e.selectedOptions).map(o => o.value)") == ["crime_2024_04"]
+    assert page.input_value("#area") == "E05013630"
+    query = _query(page)
+    assert query["area"] == ["E05013630"] and query["metric"] == ["residents"] and query["from"] == ["2024-04"]
+
+
+def test_bad_url_parameters_give_a_readable_message(page, app_url: str) -> None:
+    page.goto(f"{app_url}/?boundary=nope&area=Atlantis&layers=ghosts&from=2024-13")
+    _wait_count(page, AREAS, 24)
+    status = page.locator("#url-problems").inner_text()
+    assert "There is no boundary layer 'nope'" in status and "no area 'Atlantis'" in status
+    assert "ghosts" in status and "2024-13" in status
+
+
+def test_popup_text_is_escaped(web_app) -> None:
+    from insight import views
+
+    with web_app.server.test_request_context():
+        from insight.web import context
+
+        places = context().places()
+    points = places.point_layer("schools")
+    points.names[0] = "<img src=x onerror=alert(1)>"
+    collection = views.points_collection(places, "schools", limit=1)
+    assert collection["features"][0]["properties"]["name"] == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_api_rejects_bad_parameters_with_readable_json(app_url: str) -> None:
+    for path, status, words in [
+        ("/api/points/%3Cscript%3E.geojson", 400, "not a valid name"),
+        ("/api/points/schools.geojson?period=2024-13:2024-01", 400, "YYYY-MM"),
+        ("/api/profile/wards_2022/NOPE.json", 404, "no area 'NOPE'"),
+        ("/api/shading/wards_2022.json?metric=zzz", 400, "cannot shade"),
+        ("/api/export/wards_2022/E05013630.exe", 400, "not one of"),
+    ]:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(app_url + path)
+        assert info.value.code == status, path
+        assert words in info.value.read().decode(), path
+
+
+def test_refresh_callback_called_directly(web_app) -> None:
+    from insight.web.explore import refresh
+
+    with web_app.server.test_request_context():
+        out = refresh({"boundary": "wards_2022", "metric": "points_rate", "classes": "quintiles",
+                       "palette": "blues", "layers": ["schools"], "area": "E05013630", "category": [], "kind": [],
+                       "from": "2024-04", "to": "2024-04"}, None)
+    url, hideout, legend, overlays, table, status, role, search, panel, viewport, shape = out[:11]
+    assert url == "/api/layers/wards_2022.geojson"
+    assert hideout["selected"] == "E05013630" and len(hideout["values"]) == 24
+    assert "area=E05013630" in search and "layers=schools" in search
+    assert overlays[0].url.startswith("/api/points/schools.geojson?") and "area=E05013630" in overlays[0].url
+    assert viewport["bounds"][0][0] < viewport["bounds"][1][0]
+    assert shape["features"] == []
+
+
+def test_drawn_area_filters_points_and_fills_the_panel(web_app) -> None:
+    from insight.web.explore import refresh
+
+    drawn = "-0.27 51.59,-0.25 51.59,-0.25 51.61,-0.27 51.61,-0.27 51.59"
+    with web_app.server.test_request_context():
+        out = refresh({"boundary": "wards_2022", "metric": "points_rate", "classes": "quintiles",
+                       "palette": "blues", "layers": ["schools"], "area": None, "from": "2024-04", "to": "2024-04"},
+                      drawn)
+    overlays, panel, shape = out[3], out[8], out[10]
+    features = overlays[0].data["features"]
+    assert features and all(-0.27 <= f["geometry"]["coordinates"][0] <= -0.25 for f in features)
+    assert panel[0].children == "Drawn area" and len(shape["features"]) == 1
+
+
+def test_database_unavailable_is_a_readable_message(browser) -> None:  # noqa: ANN001
     settings = load_settings(
         env={}, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none", tile_url="",
         data_dir=str(DATA_DIR), layers_dir=str(LAYERS_DIR),
     )
-    for url in _serve(create_app(settings)):
+    for url in serve(create_app(settings)):
         page = browser.new_page()
         page.goto(url)
         alert = page.wait_for_selector("[role=alert]")
         assert "database is not available" in alert.inner_text()
         page.close()
-
-
-def test_show_boundary_callback_builds_the_endpoint_url() -> None:
-    from insight.web.pages import show_boundary
-
-    assert show_boundary("wards_2022") == "/api/layers/wards_2022.geojson"
-    assert show_boundary(None) is None

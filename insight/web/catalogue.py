@@ -12,10 +12,20 @@ def _period(layer: dict) -> str:
     return layer["period_start"] or "—"
 
 
-def catalogue_table(layers: list[dict]) -> html.Table:
-    """An accessible table of layers: source, publisher, licence, attribution, vintage, period, count, update."""
+def _stale(layer: dict, stale: dict[str, tuple[int, int]], days: int) -> str:
+    if layer["name"] not in stale:
+        return "—"
+    count, total = stale[layer["name"]]
+    return f"{count:,} of {total:,} not checked in {days} days" if count else "all checked recently"
+
+
+def catalogue_table(layers: list[dict], stale: dict[str, tuple[int, int]] | None = None,
+                    stale_days: int = 365) -> html.Table:
+    """An accessible table of layers: source, publisher, licence, attribution, vintage, period, count,
+    update and, for asset layers, how many records are stale (not assured recently)."""
+    stale = stale or {}
     head = ["Layer", "Kind", "Features", "Boundary vintage", "Period", "Source and publisher",
-            "Licence and attribution", "Last updated"]
+            "Licence and attribution", "Last updated", "Stale records"]
     body = []
     for layer in layers:
         title = layer["title"]
@@ -30,6 +40,7 @@ def catalogue_table(layers: list[dict]) -> html.Table:
             html.Td([layer["source"], html.Br(), html.Span(layer["publisher"], className="muted")]),
             html.Td([layer["licence"], html.Br(), html.Span(layer["attribution"], className="muted")]),
             html.Td(layer["loaded_at"][:10]),
+            html.Td(_stale(layer, stale, stale_days)),
         ]))
     return html.Table(
         [html.Caption("Every layer with its source and licence"),
@@ -41,8 +52,13 @@ def catalogue_table(layers: list[dict]) -> html.Table:
 def layout(**_: str) -> html.Div:
     from insight.web import context
 
+    from insight.partner_settings import load_partner_settings
+    from insight.versions import stale_counts
+
     try:
         layers = context().public_layers()
+        days = load_partner_settings().stale_days
+        stale = stale_counts(context().engine, days=days)
     except InsightError as exc:
         return html.Div([html.H1("Data catalogue"), html.P(f"The database is not available: {exc}", role="alert")])
     intro = (
@@ -50,4 +66,4 @@ def layout(**_: str) -> html.Div:
         if not layers
         else f"{len(layers)} public layers. Check a layer's source, licence and period before quoting a figure."
     )
-    return html.Div([html.H1("Data catalogue"), html.P(intro), catalogue_table(layers)])
+    return html.Div([html.H1("Data catalogue"), html.P(intro), catalogue_table(layers, stale, days)])

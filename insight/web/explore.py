@@ -2,11 +2,13 @@
 a side panel for the chosen area and a table alternative. The URL holds the whole view."""
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import dash_leaflet as dl
 import numpy as np
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
 
 from insight import views
 from insight.errors import InsightError
@@ -17,7 +19,9 @@ from insight.profiles import ASSET_KIND_LABELS, profile
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
 PANEL_METRICS = ("residents", "imd_rank", "points_rate", "points_change")
-VIEW_KEYS = ("boundary", "metric", "classes", "palette", "layers", "area", "category", "kind", "from", "to")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DRAW_TOOLS = {"polygon": True, "rectangle": True, "polyline": False, "circle": False, "marker": False,
+              "circlemarker": False}
 
 
 def _places() -> Places:
@@ -56,15 +60,21 @@ def parse_view(places: Places, query: dict[str, str]) -> tuple[dict, list[str]]:
     span = views.default_view_period(places)
     start, end = query.get("from"), query.get("to")
     for label, value in (("from", start), ("to", end)):
-        if value:
-            try:
-                month_number(value)
-            except ValueError:
-                problems.append(f"'{value}' is not a month (YYYY-MM) for '{label}'.")
-    if start and end and not problems and month_number(start) > month_number(end):
+        if value and not MONTH.match(value):
+            problems.append(f"'{value[:20]}' is not a month (YYYY-MM) for '{label}'; the default period is shown.")
+    bad_period = any("is not a month" in p for p in problems)
+    if start and end and not bad_period and month_number(start) > month_number(end):
         problems.append("The period ends before it starts; the default period is shown.")
         start = end = None
+    drawn = query.get("draw") or None
+    if drawn:
+        try:
+            views.parse_drawn(drawn)
+        except InsightError as exc:
+            problems.append(f"The drawn area in the link was ignored: {exc}.")
+            drawn = None
     return {
+        "draw": drawn,
         "boundary": boundary,
         "metric": query.get("metric") or "points_rate",
         "classes": query.get("classes") if query.get("classes") in views.CLASSINGS else "quintiles",
@@ -73,8 +83,8 @@ def parse_view(places: Places, query: dict[str, str]) -> tuple[dict, list[str]]:
         "area": area,
         "category": [c for c in (query.get("category") or "").split(",") if c],
         "kind": kinds,
-        "from": start if start and not problems else (month_label(span[0]) if span else None),
-        "to": end if end and not problems else (month_label(span[1]) if span else None),
+        "from": start if start and not bad_period else (month_label(span[0]) if span else None),
+        "to": end if end and not bad_period else (month_label(span[1]) if span else None),
     }, problems
 
 
@@ -89,8 +99,17 @@ def _month_options(places: Places) -> list[dict]:
 def _field(label: str, control, hint: str | None = None) -> html.Div:  # noqa: ANN001
     parts = [html.Label(label, htmlFor=control.id, className="field")]
     if hint:
-        parts.append(html.P(hint, className="hint"))
+        parts.append(html.P(hint, id=f"{control.id}-hint", className="hint"))
     return html.Div([*parts, control])
+
+
+def _select(select_id: str, options: list[dict], value, *, multiple: bool = False,  # noqa: ANN001
+            size: int | None = None) -> html.Select:
+    """A native <select> (keyboard and screen-reader friendly); read when 'Update map' is pressed."""
+    chosen = set(value) if isinstance(value, list) else {value}
+    extra = {"multiple": True, "size": size} if multiple else {}
+    return html.Select([html.Option(o["label"], value=o["value"], selected=o["value"] in chosen) for o in options],
+                       id=select_id, name=select_id, **extra)
 
 
 def layout(**query: str) -> html.Div:
@@ -122,50 +141,55 @@ def layout(**query: str) -> html.Div:
                                                         placeholder="e.g. Burnt Oak, library")),
             html.Ul(id="search-results", className="search-results", **{"aria-live": "polite"}),
         ], role="search"),
+        html.H2("Choose what the map shows", className="controls-heading"),
+        html.P("Make your choices, then select 'Update map'. Lists marked 'several' take more than one "
+               "choice (hold Ctrl or Shift).", className="hint"),
         html.Fieldset([
             html.Legend("Areas"),
-            dcc.RadioItems(id="boundary", value=view["boundary"],
-                           options=[{"label": b.meta.title, "value": n} for n, b in places.boundaries.items()]),
-            _field("Focus on one area", dcc.Dropdown(id="area", value=view["area"], options=area_options, clearable=True,
-                                                     placeholder="All areas")),
+            _field("Area layer", _select("boundary", [{"label": b.meta.title, "value": n}
+                                                      for n, b in places.boundaries.items()], view["boundary"])),
+            _field("Focus on one area", _select("area", [{"label": "All areas", "value": ""}, *area_options],
+                                                view["area"] or ""),
+                   hint="Or select an area on the map, or draw one with the polygon or rectangle tool."),
+            html.Button("Clear the drawn area", id="clear-drawn", className="link-button", type="button"),
         ]),
         html.Fieldset([
             html.Legend("Shade areas by"),
-            _field("Figure", dcc.Dropdown(id="metric", value=view["metric"], options=metric_options,
-                                                    clearable=False)),
-            html.Label("Classes", htmlFor="classes", className="field"),
-            dcc.RadioItems(id="classes", value=view["classes"], options=[
-                {"label": "Quintiles within the borough", "value": "quintiles"},
-                {"label": "Equal bands", "value": "equal"}]),
-            html.Label("Colours", htmlFor="palette", className="field"),
-            dcc.RadioItems(id="palette", value=view["palette"],
-                           options=[{"label": p.replace("-", " ").capitalize(), "value": p} for p in views.PALETTES]),
+            _field("Figure", _select("metric", metric_options, view["metric"])),
+            _field("Classes", _select("classes", [{"label": "Quintiles within the borough", "value": "quintiles"},
+                                                  {"label": "Equal bands", "value": "equal"}], view["classes"])),
+            _field("Colours", _select("palette", [{"label": p.replace("-", " ").capitalize(), "value": p}
+                                                  for p in views.PALETTES], view["palette"])),
         ]),
         html.Fieldset([
             html.Legend("Show points"),
-            dcc.Checklist(id="layers", value=view["layers"], options=point_options),
-            _field("Categories", dcc.Dropdown(id="category", value=view["category"], options=category_options, multi=True,
-                                              placeholder="All categories")),
-            html.Label("Asset kinds", htmlFor="kind", className="field"),
-            dcc.Checklist(id="kind", value=view["kind"],
-                          options=[{"label": ASSET_KIND_LABELS[k], "value": k} for k in ASSET_KINDS]),
+            _field("Point layers (several)", _select("layers", point_options, view["layers"], multiple=True,
+                                                     size=min(8, len(point_options)))),
+            _field("Categories (several; none for all)", _select("category", category_options, view["category"],
+                                                                multiple=True, size=6)),
+            _field("Asset kinds (several; none for all)",
+                   _select("kind", [{"label": ASSET_KIND_LABELS[k], "value": k} for k in ASSET_KINDS],
+                           view["kind"], multiple=True, size=4)),
         ]),
         html.Fieldset([
             html.Legend("Period"),
             html.P("Applies to dated layers such as crime.", className="hint"),
-            _field("From", dcc.Dropdown(id="from", value=view["from"], options=months, clearable=False)),
-            _field("To", dcc.Dropdown(id="to", value=view["to"], options=months, clearable=False)),
+            _field("From", _select("from", months, view["from"])),
+            _field("To", _select("to", months, view["to"])),
         ]),
+        html.Button("Update map", id="apply", className="button", type="button"),
     ], className="controls")
     map_column = html.Div([
-        html.Div(role="status", id="status", className="status",
-                 children=" ".join(problems) if problems else None),
+        *([html.Div(" ".join(problems), role="alert", id="url-problems", className="status")] if problems else []),
+        html.Div(role="status", id="status", className="status"),
         html.Div(
             dl.Map(
                 [*tiles,
                  dl.GeoJSON(id="areas", style={"variable": "insightMap.styleArea"},
                             onEachFeature={"variable": "insightMap.bindAreaTooltip"}, hideout={}),
-                 dl.LayerGroup(id="overlays")],
+                 dl.LayerGroup(id="overlays"),
+                 dl.FeatureGroup([dl.EditControl(id="draw", draw=DRAW_TOOLS, edit={"edit": False})]),
+                 dl.GeoJSON(id="drawn-shape", style={"color": "#d4351c", "weight": 3, "fillOpacity": 0.05})],
                 id="explore-map", center=[51.6, -0.2], zoom=11,
             ),
             className="map-wrap", role="region", **{"aria-label": "Map: select an area to see its figures"},
@@ -175,20 +199,13 @@ def layout(**query: str) -> html.Div:
     ])
     return html.Div([
         dcc.Location(id="view-url", refresh=False),
+        dcc.Store(id="drawn", data=view["draw"]),
+        dcc.Store(id="view", data={k: v for k, v in view.items() if k != "draw"}),
         html.H1("Explore your area", className="visually-hidden"),
         html.Div([controls, map_column, html.Aside(id="panel", className="panel",
                                                    **{"aria-live": "polite", "aria-label": "Chosen area"})],
                  className="explore"),
     ])
-
-
-@callback(
-    Output("area", "options"), Output("metric", "options"), Output("category", "options"),
-    Input("boundary", "value"), Input("layers", "value"), prevent_initial_call=True,
-)
-def options_for(boundary: str, layers: list[str]) -> tuple[list, list, list]:
-    """The areas, shading figures and categories that the chosen layers offer."""
-    return _options(_places(), boundary, layers)
 
 
 def _options(places: Places, boundary: str, layers: list[str]) -> tuple[list, list, list]:
@@ -258,28 +275,49 @@ def _table(places: Places, boundary: str, shade: views.Shading, counts: dict[str
     Output("areas", "url"), Output("areas", "hideout"), Output("legend", "children"),
     Output("overlays", "children"), Output("map-table", "children"), Output("status", "children"),
     Output("status", "role"), Output("view-url", "search"), Output("panel", "children"),
-    Output("explore-map", "viewport"),
-    Input("boundary", "value"), Input("metric", "value"), Input("classes", "value"), Input("palette", "value"),
-    Input("layers", "value"), Input("area", "value"), Input("category", "value"), Input("kind", "value"),
-    Input("from", "value"), Input("to", "value"),
-    State("status", "children"),
+    Output("explore-map", "viewport"), Output("drawn-shape", "data"),
+    Output("area", "children"), Output("metric", "children"), Output("category", "children"),
+    Input("view", "data"), Input("drawn", "data"),
 )
-def refresh(boundary, metric, classes, palette, layers, area, category, kind, start, end, status):  # noqa: ANN001, ANN201
+def refresh(view: dict, drawn: str | None) -> tuple:
     """Redraw everything for the chosen view; one call to the package per part."""
+    return render(view, drawn, trigger=_trigger())
+
+
+def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tuple:
+    """The outputs of :func:`refresh` for a view (the dict the 'Update map' button gathers)."""
+    boundary, metric = view.get("boundary"), view.get("metric") or "points_rate"
+    classes, palette = view.get("classes") or "quintiles", view.get("palette") or "yellow-green-blue"
+    layers, area = list(view.get("layers") or []), view.get("area") or None
+    category, kind = list(view.get("category") or []), list(view.get("kind") or [])
+    start, end = view.get("from"), view.get("to")
     places = _places()
+    if boundary not in places.boundaries:
+        boundary = _boundary_default(places)
+    if area and area not in set(places.boundary(boundary).areas["code"]):
+        area = None
+    layers = [l for l in layers if l in places.points]
     values = {"boundary": boundary, "metric": metric, "classes": classes, "palette": palette, "layers": layers,
-              "area": area, "category": category, "kind": kind, "from": start, "to": end}
-    messages = [status] if status and ctx.triggered_id is None else []
+              "area": area, "category": category, "kind": kind, "from": start, "to": end, "draw": drawn}
+    messages: list[str] = []
+    polygon = None
+    if drawn:
+        try:
+            polygon = views.parse_drawn(drawn)
+        except InsightError as exc:
+            messages.append(str(exc))
     period = None
     if start and end:
         period = (month_number(start), month_number(end))
         if period[0] > period[1]:
             messages.append("The period ends before it starts: choose a later 'To' month.")
             period = None
+    shade_metric = metric
     try:
         shade = views.shading(places, boundary, metric, period=period, classing=classes, palette=palette)
     except InsightError as exc:
         messages.append(str(exc))
+        shade_metric = "residents"
         shade = views.shading(places, boundary, "residents", classing=classes, palette=palette)
     hideout = {"values": shade.values, "breaks": shade.breaks, "colours": shade.colours, "selected": area}
     overlays, counts = [], {}
@@ -290,7 +328,7 @@ def refresh(boundary, metric, classes, palette, layers, area, category, kind, st
                   "category": ",".join(category or []), "kind": ",".join(kind or [])}
         collection = views.points_collection(
             places, layer, boundary=boundary if area else None, area=area, categories=category or None,
-            kinds=kind or None, period=period, limit=0,
+            kinds=kind or None, period=period, polygon=polygon, limit=views.MAX_POINTS if polygon else 0,
         )
         if collection["total"] == 0:
             messages.append(f"No points of '{points.meta.title}' match the filters.")
@@ -300,7 +338,8 @@ def refresh(boundary, metric, classes, palette, layers, area, category, kind, st
         colour = OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)]
         overlays.append(dl.GeoJSON(
             id={"type": "overlay", "layer": layer},
-            url=f"/api/points/{layer}.geojson?" + urlencode({k: v for k, v in params.items() if v}),
+            **({"data": collection} if polygon is not None else
+               {"url": f"/api/points/{layer}.geojson?" + urlencode({k: v for k, v in params.items() if v})}),
             cluster=collection["total"] > CLUSTER_ABOVE, zoomToBoundsOnClick=True,
             superClusterOptions={"radius": 60}, hideout={"colour": colour, "radius": 5 + (i % 3)},
             pointToLayer={"variable": "insightMap.pointToLayer"},
@@ -309,17 +348,49 @@ def refresh(boundary, metric, classes, palette, layers, area, category, kind, st
         ))
         counts[layer] = _counts_by_area(places, layer, boundary, category, kind, period)
     bounds = no_update
-    if ctx.triggered_id in (None, "area", "boundary"):
+    if trigger in (None, "view"):
         geoms = places.boundary(boundary).areas
         if area:
             geoms = geoms[geoms["code"] == area]
         minx, miny, maxx, maxy = geoms.total_bounds
         bounds = {"bounds": [[miny, minx], [maxy, maxx]], "transition": "flyToBounds"}
+    shape = {"type": "FeatureCollection", "features": []}
+    if polygon is not None:
+        shape["features"].append({"type": "Feature", "properties": {}, "geometry": polygon.__geo_interface__})
+    panel = _drawn_panel(places, polygon, period) if polygon is not None else _panel(places, boundary, area, period)
+    area_options, metric_options, category_options = _options(places, boundary, layers)
+    as_options = lambda options, chosen: [  # noqa: E731
+        html.Option(o["label"], value=o["value"], selected=o["value"] in chosen) for o in options]
     return (
         f"/api/layers/{boundary}.geojson", hideout, _legend(shade), overlays, _table(places, boundary, shade, counts),
         " ".join(m for m in messages if m) or None, "alert" if messages else "status",
-        view_query(values), _panel(places, boundary, area, period), bounds,
+        view_query(values), panel, bounds, shape,
+        as_options([{"label": "All areas", "value": ""}, *area_options], {area or ""}),
+        as_options(metric_options, {shade_metric}), as_options(category_options, set(category)),
     )
+
+
+def _trigger() -> str | None:
+    """The id of the input that fired the callback (None on first load or outside Dash)."""
+    try:
+        trigger = ctx.triggered_id
+    except (LookupError, MissingCallbackContextException):
+        return None
+    return trigger if isinstance(trigger, str) else None
+
+
+def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> list:  # noqa: ANN001
+    from insight.profiles import drawn_boundary
+
+    result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", period=period)
+    figures = result.figures.set_index("metric")
+    rows = []
+    for key in ("residents", "points_total", "points_rate", *[f"kind:{k}" for k in ASSET_KINDS]):
+        if key in figures.index:
+            f = figures.loc[key]
+            shown = views._format(f["value"], f["unit"]) if f["value"] == f["value"] else "—"
+            rows += [html.Dt(f["label"]), html.Dd(shown)]
+    return [html.H2("Drawn area"), html.Dl(rows), *[html.P(n, className="muted") for n in result.notes]]
 
 
 def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, period) -> dict[str, int]:  # noqa: ANN001
@@ -334,12 +405,24 @@ def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, p
     return dict(zip(data.areas["code"], counts.tolist()))
 
 
-@callback(Output("area", "value"), Input("areas", "clickData"), prevent_initial_call=True)
-def choose_clicked(feature: dict | None) -> str | None:
-    """Clicking an area focuses on it."""
-    if not feature:
-        return no_update
-    return feature.get("properties", {}).get("code")
+clientside_callback(
+    """function(clicks, clicked) {
+        const trigger = (dash_clientside.callback_context.triggered[0] || {}).prop_id || "";
+        if (trigger.startsWith("areas.") && clicked && clicked.properties) {
+            const select = document.getElementById("area");
+            if (select) { select.value = clicked.properties.code; }
+        }
+        const one = id => { const e = document.getElementById(id); return e ? e.value : null; };
+        const several = id => {
+            const e = document.getElementById(id);
+            return e ? Array.from(e.selectedOptions).map(o => o.value) : [];
+        };
+        return {boundary: one("boundary"), area: one("area"), metric: one("metric"), classes: one("classes"),
+                palette: one("palette"), layers: several("layers"), category: several("category"),
+                kind: several("kind"), from: one("from"), to: one("to")};
+    }""",
+    Output("view", "data"), Input("apply", "n_clicks"), Input("areas", "clickData"), prevent_initial_call=True,
+)
 
 
 @callback(Output("search-results", "children"), Input("search", "value"), State("boundary", "value"),
@@ -357,3 +440,12 @@ def search_results(query: str | None, boundary: str) -> list:
         else:
             items.append(html.Li(f"{hit['name']} — {hit['layer_title']}"))
     return items
+
+
+@callback(Output("drawn", "data"), Input("draw", "geojson"), Input("clear-drawn", "n_clicks"),
+          prevent_initial_call=True)
+def remember_drawn(geojson: dict | None, _clicks: int | None) -> str | None:
+    """The drawn polygon in its URL form; clearing removes it."""
+    if _trigger() == "clear-drawn":
+        return None
+    return views.drawn_text(geojson) or no_update

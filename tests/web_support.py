@@ -1,0 +1,70 @@
+"""Helpers for browser tests of the web pages: a store with some sample layers, the app served on
+loopback, and Debian's Chromium driven by Playwright (no network: tile_url is empty in tests)."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from insight.ingest import load_specs_into
+from insight.layers import load_specs
+from insight.web import create_app
+from tests.conftest import DATA_DIR, LAYERS_DIR, Store, open_store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+AREA_LAYERS = {"borough", "wards_2022", "town_centres", "lsoa_2021", "lookup_lsoa21_ward2022", "lookup_lsoa11_lsoa21",
+               "census2021_population", "imd2019", "schools", "vcfs_organisations", "crime_2024_04"}
+
+
+def loaded_app(tmp_dir: Path, layers: set[str]):  # noqa: ANN201 - a Dash app
+    """A fresh SpatiaLite store with ``layers`` of the sample loaded, and the app on it, with its callbacks."""
+    store = open_store("spatialite", tmp_dir)
+    specs = [s for s in load_specs(LAYERS_DIR) if s.name in layers]
+    load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
+    app = create_app(store.settings)
+    app.store = store
+    return app
+
+
+def close_app(app) -> None:  # noqa: ANN001
+    """Close the app's store and leave the page callbacks for the next app (e.g. another module's)."""
+    store: Store = app.store
+    store.close()
+
+
+def serve(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve a Dash app on a free loopback port for the duration of a fixture."""
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def chromium() -> Iterator:
+    """Headless Chromium for a module's tests."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: run scripts/setup.sh --test", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def app_places(app):  # noqa: ANN001, ANN201 - insight.places.Places
+    """The snapshot the app serves, read the way its pages read it."""
+    from insight.web import context
+
+    with app.server.test_request_context():
+        return context().places()
