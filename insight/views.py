@@ -151,10 +151,12 @@ def points_collection(
     period: tuple[int, int] | None = None,
     polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
     limit: int = MAX_POINTS,
+    stale: set[int] | None = None,
 ) -> dict:
     """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
 
     Returns at most ``limit`` points; ``total`` and ``truncated`` say when more matched.
+    ``stale`` holds the ids of records not assured recently; each point says whether it is one.
     """
     points = places.point_layer(layer)
     keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
@@ -171,6 +173,7 @@ def points_collection(
                 "month": month_label(int(points.month[i])) if points.month[i] >= 0 else None,
                 "kind": points.asset_kind[i],
                 "layer": layer,
+                "stale": bool(stale and int(points.ids[i]) in stale),
             },
         }
         for i in shown

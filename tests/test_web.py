@@ -226,3 +226,13 @@ def test_database_unavailable_is_a_readable_message(browser) -> None:  # noqa: A
         alert = page.wait_for_selector("[role=alert]")
         assert "database is not available" in alert.inner_text()
         page.close()
+
+
+def test_stale_records_are_flagged_in_the_point_data(app_url: str) -> None:
+    import json
+
+    data = json.loads(urllib.request.urlopen(f"{app_url}/api/points/vcfs_organisations.geojson").read())
+    flags = [f["properties"]["stale"] for f in data["features"]]
+    assert any(flags) and not all(flags)
+    crime = json.loads(urllib.request.urlopen(f"{app_url}/api/points/crime_2024_04.geojson").read())
+    assert not any(f["properties"]["stale"] for f in crime["features"])

@@ -146,8 +146,16 @@ def register(server: Flask, context: AppContext) -> None:
     @guarded
     def points_geojson(name: str) -> Response:
         args = request.args
+        name = checked_name(name, "layer")
+        places = context.places()
+        stale = None
+        if name in places.points and places.point_layer(name).meta.theme == "assets":
+            from insight.partner_settings import load_partner_settings
+            from insight.versions import stale_feature_ids
+
+            stale = stale_feature_ids(context.engine, name, days=load_partner_settings().stale_days)
         collection = views.points_collection(
-            context.places(), checked_name(name, "layer"),
+            places, name, stale=stale,
             boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),
             categories=checked_list(args.get("category"), "categories"),
             kinds=checked_list(args.get("kind"), "asset kinds"), period=checked_period(args.get("period")),

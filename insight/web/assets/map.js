@@ -41,6 +41,7 @@ window.insightMap = {
     let text = "<strong>" + (p.name || "(no name)") + "</strong>";
     if (p.category) { text += "<br>" + p.category; }
     if (p.month) { text += "<br>" + p.month; }
+    if (p.stale) { text += "<br><em>Not checked as still true recently: may be out of date</em>"; }
     layer.bindPopup(text);
   },
   bindAreaTooltip: function (feature, layer) {
