@@ -2,7 +2,6 @@
 plus its callbacks called directly."""
 from __future__ import annotations
 
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -11,33 +10,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
 from insight.config import load_settings
 from insight.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
+from tests.web_support import chromium, serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 WEB_LAYERS = {"borough", "wards_2022", "lsoa_2021", "lookup_lsoa21_ward2022", "census2021_population",
               "schools", "crime_2024_04", "vcfs_organisations"}
 AREAS = ".leaflet-overlay-pane path.leaflet-interactive"
-
-
-def serve(app) -> Iterator[str]:  # noqa: ANN001
-    """Serve a Dash app on a free loopback port for the duration of a fixture."""
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +40,7 @@ def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def browser():  # noqa: ANN201
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: run scripts/setup.sh --test", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def loaded_app(tmp_dir: Path, layers: set[str]):  # noqa: ANN201 - a Dash app
 
 
 def close_app(app) -> None:  # noqa: ANN001
-    """Close the app's store and leave the page callbacks for the next app (e.g. another module's)."""
+    """Close the app's store."""
     store: Store = app.store
     store.close()
 
