@@ -5,6 +5,7 @@ message; an unknown layer or area gets a 404; a store that cannot be reached, a 
 """
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import threading
@@ -154,13 +155,13 @@ def register(server: Flask, context: AppContext) -> None:
             from insight.versions import stale_feature_ids
 
             stale = stale_feature_ids(context.engine, name, days=load_partner_settings().stale_days)
-        collection = views.points_collection(
+        text = views.points_geojson_text(
             places, name, stale=stale,
             boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),
             categories=checked_list(args.get("category"), "categories"),
             kinds=checked_list(args.get("kind"), "asset kinds"), period=checked_period(args.get("period")),
         )
-        return jsonify(collection)
+        return Response(text, mimetype="application/geo+json")
 
     @server.get("/api/shading/<boundary>.json")
     @guarded
