@@ -141,47 +141,9 @@ def _mask(
     return keep
 
 
-def points_collection(
-    places: Places,
-    layer: str,
-    *,
-    boundary: str | None = None,
-    area: str | None = None,
-    categories: list[str] | None = None,
-    kinds: list[str] | None = None,
-    period: tuple[int, int] | None = None,
-    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
-    limit: int = MAX_POINTS,
-    stale: set[int] | None = None,
-) -> dict:
-    """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
-
-    Returns at most ``limit`` points; ``total`` and ``truncated`` say when more matched.
-    ``stale`` holds the ids of records not assured recently; each point says whether it is one.
-    """
-    points = places.point_layer(layer)
-    keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
-                                kinds=kinds, period=period, polygon=polygon))
-    shown = keep[:limit]
-    names, cats, months = _display_text(places, layer)
-    xs = np.round(points.x[shown], 6).tolist()
-    ys = np.round(points.y[shown], 6).tolist()
-    stale = stale or set()
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [x, y]},
-            "properties": {"id": fid, "name": name, "category": cat, "month": month, "kind": kind,
-                           "layer": layer, "stale": fid in stale},
-        }
-        for x, y, fid, name, cat, month, kind in zip(
-            xs, ys, points.ids[shown].tolist(), names[shown], cats[shown], months[shown],
-            points.asset_kind[shown].tolist(),
-        )
-    ]
-    return {"type": "FeatureCollection", "features": features, "total": int(len(keep)),
-            "truncated": bool(len(keep) > limit), "layer": layer, "title": points.meta.title,
-            "illustrative": points.meta.illustrative}
+def points_collection(places: Places, layer: str, **filters) -> dict:  # noqa: ANN003 - as points_geojson_text
+    """The GeoJSON FeatureCollection of :func:`points_geojson_text` as a dict (e.g. to inline in a map)."""
+    return json.loads(points_geojson_text(places, layer, **filters))
 
 
 def _display_text(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,17 +235,20 @@ def points_geojson_text(
     categories: list[str] | None = None,
     kinds: list[str] | None = None,
     period: tuple[int, int] | None = None,
+    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
     limit: int = MAX_POINTS,
     stale: set[int] | None = None,
 ) -> str:
-    """The same FeatureCollection as :func:`points_collection`, written straight to JSON text.
+    """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
 
+    At most ``limit`` points; ``total`` and ``truncated`` say when more matched. ``stale``
+    holds the ids of records not assured recently; each point says whether it is one.
     Tens of thousands of points are joined from per-layer pre-encoded strings instead of
     building and encoding a dict per point, which keeps the endpoint fast.
     """
     points = places.point_layer(layer)
     keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
-                                kinds=kinds, period=period))
+                                kinds=kinds, period=period, polygon=polygon))
     shown = keep[:limit]
     names, cats, months = _display_json(places, layer)
     stale = stale or set()

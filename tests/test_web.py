@@ -213,17 +213,3 @@ def test_stale_records_are_flagged_in_the_point_data(app_url: str) -> None:
     assert any(flags) and not all(flags)
     crime = json.loads(urllib.request.urlopen(f"{app_url}/api/points/crime_2024_04.geojson").read())
     assert not any(f["properties"]["stale"] for f in crime["features"])
-
-
-def test_points_endpoint_text_matches_the_collection(web_app) -> None:
-    import json
-
-    from insight import views
-    from tests.web_support import app_places
-
-    places = app_places(web_app)
-    for layer, kwargs in [("crime_2024_04", {"categories": ["burglary", "drugs"]}),
-                          ("schools", {"boundary": "wards_2022", "area": "E05013630"}),
-                          ("vcfs_organisations", {"stale": {1, 2, 3}, "kinds": ["money", "spaces"]})]:
-        assert json.loads(views.points_geojson_text(places, layer, **kwargs)) == views.points_collection(
-            places, layer, **kwargs), layer
