@@ -45,6 +45,14 @@ class Shading:
         return dict(self.__dict__)
 
 
+def default_boundary(places: Places) -> str | None:
+    """The area layer a page opens on: the newest ward layer, else the first boundary layer."""
+    wards = [b for b in places.boundaries.values() if b.meta.area_type == "ward"]
+    if wards:
+        return max(wards, key=lambda b: b.meta.vintage or "").meta.name
+    return next(iter(places.boundaries), None)
+
+
 def shading_options(places: Places, boundary: str, *, layer: str | None = None) -> list[dict]:
     """The figures an area layer can be shaded by, for a dropdown: value and label."""
     table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places))

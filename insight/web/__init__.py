@@ -53,6 +53,11 @@ def context() -> AppContext:
     return current_app.config[CONTEXT_KEY]
 
 
+def current_places():  # noqa: ANN201 - insight.places.Places
+    """The app's snapshot of the store, for layouts and callbacks."""
+    return context().places()
+
+
 def _shell() -> html.Div:
     nav = html.Nav(
         html.Ul([

@@ -24,6 +24,7 @@ from insight.export import PROFILE_FORMATS, TABLE_FORMATS
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label
 from insight.profiles import ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, profile
+from insight.web import current_places
 
 AREA_COLOUR = "#0072B2"
 COMPARATOR_COLOUR = "#B5441A"
@@ -40,12 +41,6 @@ CHART_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]}
 MAX_LISTED_AREAS = 60
 MAX_LISTED_ASSETS = 150
-
-
-def _places() -> Places:
-    from insight.web import context
-
-    return context().places()
 
 
 def _text(value: str | None, limit: int = 60) -> str:
@@ -733,7 +728,7 @@ def not_found(places: Places | None, message: str, boundary: str | None) -> html
 def page_title(boundary: str | None = None, code: str | None = None, **_: str) -> str:
     """The browser tab's title: the area's name when it exists (for Dash Pages' ``title``)."""
     try:
-        data = _places().boundary(boundary or "")
+        data = current_places().boundary(boundary or "")
         name = data.areas["name"].iloc[data.index_of(code or "")]
     except InsightError:
         return "Area not found — Local Insight"
@@ -743,7 +738,7 @@ def page_title(boundary: str | None = None, code: str | None = None, **_: str) -
 def layout(boundary: str | None = None, code: str | None = None, **query: str) -> html.Div:
     """The full profile of one area, for the view in the URL."""
     try:
-        places = _places()
+        places = current_places()
     except InsightError as exc:
         return html.Div([html.H1("Area profile"),
                          html.P(f"The database is not available: {exc}", role="alert", className="status")])
@@ -802,7 +797,7 @@ clientside_callback(
 def update_view(choice: dict | None, key: dict) -> tuple:
     """Redraw the profile for the chosen comparator, layer and period, and put them in the URL."""
     try:
-        places = _places()
+        places = current_places()
     except InsightError as exc:
         return no_update, no_update, f"The database is not available: {exc}", "status", no_update, no_update
     choice = choice or {}

@@ -11,10 +11,12 @@ from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
+from insight import views
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label
 from insight.profiles import ASSET_KIND_LABELS, Profile, profile
+from insight.web import current_places
 from insight.web.area import (
     _single,
     _text,
@@ -31,20 +33,6 @@ from insight.web.area import (
 MAX_AREAS = 8
 MIN_SLOTS = 4
 TOP_CATEGORIES = 3
-
-
-def _places() -> Places:
-    from insight.web import context
-
-    return context().places()
-
-
-def default_boundary(places: Places) -> str | None:
-    """The newest ward layer, else the first boundary layer."""
-    wards = [b for b in places.boundaries.values() if b.meta.area_type == "ward"]
-    if wards:
-        return max(wards, key=lambda b: b.meta.vintage or "").meta.name
-    return next(iter(places.boundaries), None)
 
 
 @dataclass(frozen=True)
@@ -79,9 +67,9 @@ class CompareView:
 def parse_view(places: Places, query: dict) -> tuple[CompareView, list[str]]:
     """The comparison a URL asks for; unknown layers, areas and periods are reported and left out."""
     problems: list[str] = []
-    boundary = _single(query.get("boundary")) or default_boundary(places)
+    boundary = _single(query.get("boundary")) or views.default_boundary(places)
     if boundary not in places.boundaries:
-        fallback = default_boundary(places)
+        fallback = views.default_boundary(places)
         problems.append(f"There is no boundary layer '{_text(boundary)}' (boundary layers: "
                         f"{', '.join(sorted(places.boundaries))}); {fallback} is shown instead.")
         boundary = fallback
@@ -272,7 +260,7 @@ def compare_form(places: Places, view: CompareView) -> html.Div:
 def layout(**query: str) -> html.Div:
     """The comparison form and the table for the areas in the URL."""
     try:
-        places = _places()
+        places = current_places()
     except InsightError as exc:
         return html.Div([html.H1("Compare areas"),
                          html.P(f"The database is not available: {exc}", role="alert", className="status")])
@@ -320,7 +308,7 @@ def update_comparison(choice: dict | None, options: dict | None) -> tuple:
     Areas of the previously chosen layer are dropped quietly when the layer changes.
     """
     try:
-        places = _places()
+        places = current_places()
     except InsightError as exc:
         return no_update, no_update, no_update, f"The database is not available: {exc}", "status", no_update
     choice = choice or {}

@@ -15,6 +15,7 @@ from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label, month_number
 from insight.profiles import ASSET_KIND_LABELS, profile
+from insight.web import current_places
 
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
@@ -24,26 +25,13 @@ DRAW_TOOLS = {"polygon": True, "rectangle": True, "polyline": False, "circle": F
               "circlemarker": False}
 
 
-def _places() -> Places:
-    from insight.web import context
-
-    return context().places()
-
-
-def _boundary_default(places: Places) -> str | None:
-    wards = [b for b in places.boundaries.values() if b.meta.area_type == "ward"]
-    if wards:
-        return max(wards, key=lambda b: b.meta.vintage or "").meta.name
-    return next(iter(places.boundaries), None)
-
-
 def parse_view(places: Places, query: dict[str, str]) -> tuple[dict, list[str]]:
     """The view a URL asks for, with defaults; problems are reported, not raised."""
     problems: list[str] = []
-    boundary = query.get("boundary") or _boundary_default(places)
+    boundary = query.get("boundary") or views.default_boundary(places)
     if boundary not in places.boundaries:
-        problems.append(f"There is no boundary layer '{boundary}'; showing {_boundary_default(places)} instead.")
-        boundary = _boundary_default(places)
+        problems.append(f"There is no boundary layer '{boundary}'; showing {views.default_boundary(places)} instead.")
+        boundary = views.default_boundary(places)
     area = query.get("area") or None
     if area and boundary:
         try:
@@ -117,7 +105,7 @@ def layout(**query: str) -> html.Div:
     from insight.web import context
 
     try:
-        places = _places()
+        places = current_places()
     except InsightError as exc:
         return html.Div([html.H1("Explore your area"),
                          html.P(f"The database is not available: {exc}", role="alert", className="status")])
@@ -291,9 +279,9 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
     layers, area = list(view.get("layers") or []), view.get("area") or None
     category, kind = list(view.get("category") or []), list(view.get("kind") or [])
     start, end = view.get("from"), view.get("to")
-    places = _places()
+    places = current_places()
     if boundary not in places.boundaries:
-        boundary = _boundary_default(places)
+        boundary = views.default_boundary(places)
     if area and area not in set(places.boundary(boundary).areas["code"]):
         area = None
     layers = [l for l in layers if l in places.points]
@@ -429,7 +417,7 @@ clientside_callback(
           prevent_initial_call=True)
 def search_results(query: str | None, boundary: str) -> list:
     """Areas and places whose names match, as links that set the view."""
-    hits = views.search(_places(), query or "")
+    hits = views.search(current_places(), query or "")
     if query and not hits:
         return [html.Li("Nothing found. Try part of a name, e.g. 'Oak'.")]
     items = []
