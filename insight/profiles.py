@@ -45,6 +45,11 @@ def parse_period(text: str) -> tuple[int, int]:
     return start, end
 
 
+def period_query(period: tuple[int, int]) -> str:
+    """The 'YYYY-MM:YYYY-MM' form that :func:`parse_period` reads, for URLs and commands."""
+    return f"{month_label(period[0])}:{month_label(period[1])}"
+
+
 def period_text(period: tuple[int, int]) -> str:
     return f"{month_label(period[0])} to {month_label(period[1])}"
 

@@ -102,3 +102,19 @@ def sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     s.reports = {r.layer: r for r in reports}
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    """Debian's Chromium, headless, driven by Playwright, for one test module."""
+    from tests.web_support import chromium
+
+    yield from chromium()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    """A fresh browser page at a desktop size."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield page
+    page.close()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web_support import AREA_LAYERS, chromium, close_app, loaded_app, serve
+from tests.web_support import AREA_LAYERS, close_app, loaded_app, serve
 
 WARD = "E05013630"
 BLOCKING = ("serious", "critical")
@@ -34,18 +34,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = loaded_app(tmp_path_factory.mktemp("a11y"), AREA_LAYERS)
     yield from serve(app)
     close_app(app)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    yield from chromium()
-
-
-@pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    yield page
-    page.close()
 
 
 def axe_violations(page) -> list[dict]:  # noqa: ANN001

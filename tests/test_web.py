@@ -15,7 +15,7 @@ from insight.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
-from tests.web_support import chromium, serve
+from tests.web_support import serve
 
 WEB_LAYERS = {"borough", "wards_2022", "lsoa_2021", "lookup_lsoa21_ward2022", "census2021_population",
               "schools", "crime_2024_04", "vcfs_organisations"}
@@ -35,18 +35,6 @@ def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 @pytest.fixture(scope="module")
 def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
     yield from serve(web_app)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    yield from chromium()
-
-
-@pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield page
-    page.close()
 
 
 def _count(page, selector: str) -> int:  # noqa: ANN001

@@ -12,7 +12,7 @@ import pytest
 
 from insight.profiles import profile
 from insight.web.area import fmt
-from tests.web_support import AREA_LAYERS, app_places, chromium, close_app, loaded_app, serve
+from tests.web_support import AREA_LAYERS, app_places, close_app, loaded_app, serve
 
 PAGE_LAYERS = AREA_LAYERS | {"crime_2016_2018"}
 WARD = "E05013630"  # Burnt Oak
@@ -44,18 +44,6 @@ def places(web_app):  # noqa: ANN001, ANN201
 @pytest.fixture(scope="module")
 def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
     yield from serve(web_app)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    yield from chromium()
-
-
-@pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    yield page
-    page.close()
 
 
 def _query(page) -> dict[str, list[str]]:  # noqa: ANN001

@@ -58,6 +58,22 @@ def current_places():  # noqa: ANN201 - insight.places.Places
     return context().places()
 
 
+def places_or_message(title: str):  # noqa: ANN201 - (Places | None, html.Div | None)
+    """The snapshot for a page, or the page to show instead when the store is unusable or empty."""
+    from insight.errors import InsightError
+
+    try:
+        places = current_places()
+    except InsightError as exc:
+        return None, html.Div([html.H1(title), html.P(f"The database is not available: {exc}", role="alert",
+                                                      className="status")])
+    if not places.boundaries:
+        return None, html.Div([html.H1(title), html.P(
+            "No boundary layers are loaded yet. Run 'insight load-sample' or 'insight import' to load some.",
+            role="alert", className="status")])
+    return places, None
+
+
 def _shell() -> html.Div:
     nav = html.Nav(
         html.Ul([

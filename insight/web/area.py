@@ -23,7 +23,9 @@ from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.export import PROFILE_FORMATS, TABLE_FORMATS
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label
-from insight.profiles import ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, profile
+from insight.profiles import (
+    ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, period_query, profile,
+)
 from insight.web import current_places
 
 AREA_COLOUR = "#0072B2"
@@ -117,7 +119,7 @@ class AreaView:
         if self.layer:
             out["layer"] = self.layer
         if self.period:
-            out["period"] = f"{month_label(self.period[0])}:{month_label(self.period[1])}"
+            out["period"] = period_query(self.period)
         return out
 
     @property

@@ -14,9 +14,9 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from insight import views
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
-from insight.places import Places, month_label
-from insight.profiles import ASSET_KIND_LABELS, Profile, profile
-from insight.web import current_places
+from insight.places import Places
+from insight.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
+from insight.web import current_places, places_or_message
 from insight.web.area import (
     _single,
     _text,
@@ -51,7 +51,7 @@ class CompareView:
         if self.layer:
             out["layer"] = self.layer
         if self.period:
-            out["period"] = f"{month_label(self.period[0])}:{month_label(self.period[1])}"
+            out["period"] = period_query(self.period)
         return out
 
     @property
@@ -198,7 +198,7 @@ def result_children(places: Places, view: CompareView) -> list:
         return [html.P("Choose two or more areas to see them side by side.", className="hint")]
     results = comparison(places, view)
     notes = sorted({n for r in results for n in r.notes})
-    period = f"{month_label(view.period[0])} to {month_label(view.period[1])}" if view.period else None
+    period = period_text(view.period) if view.period else None
     intro = (f"Crime figures use {places.points[view.layer].meta.title}"
              + (f", {period}" if period else "") + "." if view.layer else "No crime layer is loaded.")
     return [
@@ -259,15 +259,9 @@ def compare_form(places: Places, view: CompareView) -> html.Div:
 
 def layout(**query: str) -> html.Div:
     """The comparison form and the table for the areas in the URL."""
-    try:
-        places = current_places()
-    except InsightError as exc:
-        return html.Div([html.H1("Compare areas"),
-                         html.P(f"The database is not available: {exc}", role="alert", className="status")])
-    if not places.boundaries:
-        return html.Div([html.H1("Compare areas"),
-                         html.P("No boundary layers are loaded yet. Run 'insight load-sample' or 'insight import' "
-                                "to load some.", role="alert", className="status")])
+    places, message = places_or_message("Compare areas")
+    if message is not None:
+        return message
     view, problems = parse_view(places, query)
     return html.Div([
         dcc.Location(id="compare-url", refresh=False),

@@ -14,8 +14,8 @@ from insight import views
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label, month_number
-from insight.profiles import ASSET_KIND_LABELS, profile
-from insight.web import current_places
+from insight.profiles import ASSET_KIND_LABELS, period_query, profile
+from insight.web import current_places, places_or_message
 
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
@@ -104,15 +104,9 @@ def layout(**query: str) -> html.Div:
     """The map page for the view in the URL query."""
     from insight.web import context
 
-    try:
-        places = current_places()
-    except InsightError as exc:
-        return html.Div([html.H1("Explore your area"),
-                         html.P(f"The database is not available: {exc}", role="alert", className="status")])
-    if not places.boundaries:
-        return html.Div([html.H1("Explore your area"),
-                         html.P("No boundary layers are loaded yet. Run 'insight load-sample' or "
-                                "'insight import' to load some.", role="alert", className="status")])
+    places, message = places_or_message("Explore your area")
+    if message is not None:
+        return message
     view, problems = parse_view(places, query)
     settings = context().settings
     tiles = [dl.TileLayer(url=settings.tile_url, attribution=settings.tile_attribution)] if settings.tile_url else []
@@ -231,7 +225,7 @@ def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, i
             rows += [html.Dt(f"{result.comparator}", className="muted"),
                      html.Dd(views._format(f["comparator_value"], f["unit"]) if f["comparator_value"] == f["comparator_value"] else "—",
                              className="muted")]
-    query = urlencode({"period": f"{month_label(period[0])}:{month_label(period[1])}"} if period else {})
+    query = urlencode({"period": period_query(period)} if period else {})
     base = f"/api/export/{boundary}/{result.code}"
     return [
         html.H2(result.name),
