@@ -118,6 +118,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
                       "partner": False, "admin": True},
     "use_tokens":    {"public": False, "councillor": True, "officer": True, "analyst": True,
                       "partner": True, "admin": True},
+    "upload_survey": {"public": False, "councillor": False, "officer": True, "analyst": True,
+                      "partner": False, "admin": True},
 }
 
 _WHY = {
