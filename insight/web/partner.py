@@ -31,7 +31,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from insight import audit, auth, oruk, uploads, versions
+from insight import audit, auth, oruk, survey_uploads, uploads, versions
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError
 from insight.partner_settings import PartnerSettings, load_partner_settings, secret_key
 from insight.safe_files import human_size
@@ -265,9 +265,16 @@ def upload() -> Response:
                  refusal=refusal, limits=_settings())
 
 
+def _not_a_survey(upload_id: int) -> None:
+    if survey_uploads.is_survey_upload(_engine(), upload_id):
+        raise NotFoundError(f"upload {upload_id} is a survey file: open it from the survey files page")
+
+
 @bp.get("/uploads/<int:upload_id>")
 @signed_in
 def upload_report(upload_id: int) -> Response:
+    if survey_uploads.is_survey_upload(_engine(), upload_id):
+        return redirect(url_for("partner.survey_report", upload_id=upload_id))
     staged = uploads.staged_upload(_engine(), upload_id, actor=g.user)
     return _page("partner/report.html", staged=staged, report=staged.report)
 
@@ -275,6 +282,7 @@ def upload_report(upload_id: int) -> Response:
 @bp.post("/uploads/<int:upload_id>/commit")
 @signed_in
 def commit(upload_id: int) -> Response:
+    _not_a_survey(upload_id)
     try:
         version = uploads.commit_upload(_engine(), upload_id, actor=g.user, settings=_settings(), ip=_ip())
     except (versions.VersionConflict, ConfigError, LoadError) as exc:
@@ -289,9 +297,127 @@ def commit(upload_id: int) -> Response:
 @bp.post("/uploads/<int:upload_id>/discard")
 @signed_in
 def discard(upload_id: int) -> Response:
+    _not_a_survey(upload_id)
     uploads.discard_upload(_engine(), upload_id, actor=g.user, ip=_ip())
     flash("The upload was discarded; nothing in the layer changed.")
     return redirect(url_for("partner.upload"), code=303)
+
+
+# --- survey respondent files ------------------------------------------------------------------------
+
+
+def _layers_dir() -> str:
+    return current_app.extensions["insight_partner"]["context"].settings.layers_dir
+
+
+def _survey_spec(name: str):  # noqa: ANN202 - insight.layers.LayerSpec
+    try:
+        return survey_uploads.survey_spec(_layers_dir(), name)
+    except ConfigError as exc:
+        raise NotFoundError(str(exc)) from None
+
+
+@bp.route("/surveys", methods=["GET", "POST"])
+@signed_in
+def surveys() -> Response:
+    auth.require(g.user, "upload_survey")
+    specs = survey_uploads.survey_specs(_layers_dir())
+    errors: dict[str, str] = {}
+    refusal: list[Any] = []
+    chosen = request.values.get("layer", "") or (specs[0].name if len(specs) == 1 else "")
+    if request.method == "POST":
+        file = request.files.get("file")
+        spec = next((s for s in specs if s.name == chosen), None)
+        if not chosen:
+            errors["layer"] = "Choose the survey layer to replace"
+        elif spec is None:
+            errors["layer"] = (f"'{chosen}' is not a survey layer; survey files can only replace the survey layers "
+                               "listed here")
+        if file is None or not file.filename:
+            errors["file"] = "Choose a survey file (CSV) to upload"
+        if not errors:
+            content = file.read(_settings().upload_max_bytes + 1)
+            try:
+                upload_id, _ = survey_uploads.stage_survey(_engine(), content, filename=file.filename, spec=spec,
+                                                           actor=g.user, settings=_settings(), ip=_ip())
+            except LoadError as exc:
+                errors["file"] = f"The file {exc.source} was not accepted: nothing was saved"
+                refusal = uploads.refusal_issues(exc)
+            except ConfigError as exc:
+                errors["file"] = str(exc)
+            else:
+                return redirect(url_for("partner.survey_report", upload_id=upload_id), code=303)
+    with _engine().connect() as conn:
+        stored = {s.name: survey_uploads.stored_survey(conn, s.name) for s in specs}
+    last = {s.name: survey_uploads.last_upload(_engine(), s.name, actor=g.user) for s in specs}
+    return _page("partner/surveys.html", 422 if errors else 200, specs=specs, stored=stored, last=last,
+                 errors=errors, refusal=refusal, chosen=chosen, limits=_settings(),
+                 shown_count=survey_uploads.shown_count)
+
+
+def _survey_page(upload_id: int, status: int = 200, **values: Any) -> Response:
+    staged = survey_uploads.survey_upload(_engine(), upload_id, actor=g.user)
+    return _page("partner/survey_report.html", status, staged=staged, report=staged.report, **values)
+
+
+@bp.get("/surveys/uploads/<int:upload_id>")
+@signed_in
+def survey_report(upload_id: int) -> Response:
+    return _survey_page(upload_id)
+
+
+@bp.post("/surveys/uploads/<int:upload_id>/commit")
+@signed_in
+def survey_commit(upload_id: int) -> Response:
+    staged = survey_uploads.survey_upload(_engine(), upload_id, actor=g.user)
+    spec = _survey_spec(staged.layer)
+    try:
+        done = survey_uploads.commit_survey(_engine(), upload_id, spec=spec, actor=g.user, settings=_settings(),
+                                            ip=_ip())
+    except LoadError as exc:
+        return _survey_page(upload_id, 409, problem=f"The file {exc.source} no longer passes the checks",
+                            refusal=uploads.refusal_issues(exc))
+    except ConfigError as exc:
+        return _survey_page(upload_id, 409, problem=str(exc))
+    flash(f"{spec.title}: saved {staged.filename} as version {done.version_number}; the layer now holds "
+          f"{done.report.get('rows_read', 0):,} respondents.")
+    return redirect(url_for("partner.survey_history", layer=spec.name), code=303)
+
+
+@bp.post("/surveys/uploads/<int:upload_id>/discard")
+@signed_in
+def survey_discard(upload_id: int) -> Response:
+    staged = survey_uploads.discard_survey(_engine(), upload_id, actor=g.user, ip=_ip())
+    flash(f"{staged.filename} was discarded; nothing in the survey layer changed.")
+    return redirect(url_for("partner.surveys"), code=303)
+
+
+@bp.get("/surveys/<layer>/history")
+@signed_in
+def survey_history(layer: str) -> Response:
+    auth.require(g.user, "upload_survey")
+    spec = _survey_spec(layer)
+    items = survey_uploads.survey_history(_engine(), layer, actor=g.user)
+    with _engine().connect() as conn:
+        stored = survey_uploads.stored_survey(conn, layer)
+    return _page("partner/survey_history.html", spec=spec, items=items, stored=stored,
+                 shown_count=survey_uploads.shown_count)
+
+
+@bp.post("/surveys/<layer>/versions/<int:number>/restore")
+@signed_in
+def survey_restore(layer: str, number: int) -> Response:
+    auth.require(g.user, "upload_survey")
+    auth.require(g.user, "restore")
+    spec = _survey_spec(layer)
+    try:
+        done = survey_uploads.restore_survey(_engine(), layer, number, spec=spec, actor=g.user,
+                                             settings=_settings(), ip=_ip())
+    except (LoadError, ConfigError) as exc:
+        return _page("partner/message.html", 409, title=f"{spec.title}: version {number} was not restored",
+                     message=str(exc))
+    flash(f"{spec.title}: version {number} was restored as version {done.version_number}.")
+    return redirect(url_for("partner.survey_history", layer=layer), code=303)
 
 
 # --- layers, records and history ------------------------------------------------------------------
