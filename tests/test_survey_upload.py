@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from insight import auth, survey_uploads
 from insight.errors import ConfigError
 from insight.ingest import load_specs_into
 from insight.layers import load_specs
-from tests.conftest import DATA_DIR, LAYERS_DIR
-from tests.partner_fixtures import fingerprint, make_world, settings
+from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
+from tests.partner_fixtures import PASSWORD, fingerprint, make_world, settings
 from tests.test_partner_web import _app, _csrf, _sign_in
 
 LAYER = "resident_survey_illustrative"
@@ -308,3 +311,58 @@ def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, wor
     with pytest.raises(ConfigError, match="was replaced after last_40.csv was checked"):
         survey_uploads.commit_survey(store.engine, second, spec=spec, actor=officer, settings=settings())
     assert _stored(store.engine) == before
+
+
+# --- in a real browser -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    store = open_store("spatialite", tmp_path_factory.mktemp("survey-web"))
+    world = make_world(store.engine, boundaries=("borough", "wards_2022"))
+    server = make_server("127.0.0.1", 0, _app(store), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", world
+    finally:
+        server.shutdown()
+        store.close()
+
+
+@pytest.mark.browser
+def test_an_analyst_is_refused_a_bad_file_then_saves_a_good_one_in_a_browser(browser, served, tmp_path) -> None:  # noqa: ANN001
+    url, world = served
+    bad_rows = [r.split(",") for r in ROWS[:5]]
+    bad_rows[2][HEADER.split(",").index("weight")] = "abc"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_csv([",".join(r) for r in bad_rows]))
+    good = tmp_path / "first_60.csv"
+    good.write_bytes(FIRST_60)
+    page = browser.new_page()
+    page.goto(f"{url}/partner/sign-in")
+    page.get_by_label("Email address").fill(world.users["analyst"].email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Survey files", exact=True).first.click()
+    page.wait_for_selector("h1:has-text('Survey files')")
+    assert page.get_by_label("Survey layer to replace").input_value() == LAYER
+
+    page.get_by_label("Survey file", exact=True).set_input_files(str(bad))
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_selector("#refusal")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    cells = page.locator("#refusal tbody tr").first.locator("td")
+    assert [cells.nth(i).inner_text() for i in range(2)] == ["3", "weight"]
+
+    page.get_by_label("Survey file", exact=True).set_input_files(str(good))
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_url(re.compile(r".*/partner/surveys/uploads/\d+$"))
+    assert TITLE in page.locator("h1").inner_text()
+    assert page.locator("#rows-read").inner_text() == "60"
+    assert "fewer than 5" in page.locator("#wards").inner_text()
+    page.get_by_role("button", name=re.compile("^Save")).click()
+    page.wait_for_selector("text=saved first_60.csv as version 1")
+    assert page.locator("#versions tbody tr").count() == 1
+    page.close()
+    assert _respondents(world.engine) == 60
