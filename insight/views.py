@@ -14,6 +14,7 @@ import numpy as np
 
 from insight.errors import ConfigError
 from insight.layers import ASSET_KINDS
+from insight.perception import PerceptionResult, sentence, shading_values
 from insight.places import Places, PointData, month_label
 from insight.profiles import area_table, default_crime_layer, default_period, metrics, period_text
 
@@ -40,6 +41,8 @@ class Shading:
     source: str
     period: str
     method: str
+    display: dict[str, str] | None = None
+    no_data: str = "No data"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -283,3 +286,25 @@ def _display_json(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, n
         encode = np.frompyfunc(lambda v: json.dumps(v), 1, 1)
         places.cache[key] = tuple(encode(a) for a in _display_text(places, layer))
     return places.cache[key]
+
+
+def perception_shading(result: PerceptionResult) -> Shading:
+    """Shading for the perception-against-crime classification of every area (ILLUSTRATIVE surveys say so)."""
+    parts = shading_values(result)
+    display = {}
+    for row in result.areas.itertuples():
+        if row.published:
+            display[row.area_code] = (f"{row.classification} ({row.share:.0%}, 95% interval {row.ci_low:.0%} to "
+                                      f"{row.ci_high:.0%}; {row.rate:.1f} per 1,000)")
+        else:
+            display[row.area_code] = f"{result.labels.unknown} ({row.suppression_reason})"
+    prefix = "ILLUSTRATIVE survey. " if result.survey.illustrative else ""
+    return Shading(
+        title=f"{prefix}{sentence(result.question.reported_label)} against {result.crime_label}",
+        unit="class", values=parts["values"], breaks=parts["breaks"], colours=parts["colours"],
+        labels=parts["labels"],
+        source=f"{result.survey.title}; {result.crime_source}",
+        period=f"survey wave {result.wave}; crime {result.crime_period}",
+        method=f"{result.method}. Classification: {result.rule}", display=display,
+        no_data=result.labels.unknown,
+    )

@@ -22,6 +22,9 @@ PAGES = [
     pytest.param(f"/area/wards_2022/{WARD}?comparator=average&layer=crime_2024_04", "#category-chart .main-svg",
                  id="area-average"),
     pytest.param("/area/wards_2022/NOPE", "[role=alert]", id="area-unknown"),
+    pytest.param(f"/area/wards_2022/{WARD}", "#perception-chart-0 .main-svg", id="area-perception"),
+    pytest.param("/?metric=perception:resident_survey_illustrative:safe_after_dark", "#legend li",
+                 id="explore-perception"),
     pytest.param(f"/compare?boundary=wards_2022&areas={WARD},E05013643", "#comparison", id="compare"),
     pytest.param("/compare", "#compare-apply", id="compare-empty"),
     pytest.param("/catalogue", "#catalogue", id="catalogue"),
@@ -31,7 +34,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app = loaded_app(tmp_path_factory.mktemp("a11y"), AREA_LAYERS)
+    app = loaded_app(tmp_path_factory.mktemp("a11y"), AREA_LAYERS | {"resident_survey_illustrative"})
     yield from serve(app)
     close_app(app)
 

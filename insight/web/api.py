@@ -33,6 +33,8 @@ class AppContext:
         self._places = None
         self._signature = None
         self._checked = 0.0
+        self._surveys = None
+        self._perception: dict = {}
 
     @cached_property
     def engine(self):  # noqa: ANN201 - SQLAlchemy Engine
@@ -63,8 +65,103 @@ class AppContext:
                 if signature != self._signature:
                     self._places = load_places(self.engine)
                     self._signature = signature
+                    self._surveys, self._perception = None, {}
                 self._checked = now
             return self._places
+
+
+    def surveys(self) -> list:  # list[insight.perception.SurveyData]
+        """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
+        from insight.layers import load_specs
+        from insight.perception import read_surveys
+        from insight.store import layer_summaries
+
+        self.places()
+        with self._lock:
+            if self._surveys is None:
+                self._surveys = read_surveys(self.engine, load_specs(self.settings.layers_dir),
+                                             layer_summaries(self.engine))
+            return self._surveys
+
+    def perception_options(self, boundary: str) -> list[dict]:
+        """Map shading choices for survey questions whose respondents can be placed in ``boundary``'s areas."""
+        from insight.perception import area_column
+
+        places = self.places()
+        if boundary not in places.boundaries:
+            return []
+        codes = places.boundary(boundary).areas["code"]
+        return [
+            {"value": f"perception:{survey.layer.name}:{q.id}",
+             "label": f"Resident perception{' (ILLUSTRATIVE)' if survey.illustrative else ''}: {q.reported_label} "
+                      f"({q.id.replace('_', ' ')}) against recorded crime"}
+            for survey in self.surveys() if area_column(survey.respondents, codes) is not None
+            for q in survey.spec.questions
+        ]
+
+    def perception(self, boundary: str, question: str, *, survey: str | None = None, crime_layer: str | None = None,
+                   period: tuple[int, int] | None = None, wave: str | None = None):  # noqa: ANN201
+        """Published perception results for a boundary layer (cached with the snapshot)."""
+        from insight.perception import perception
+
+        surveys = self.surveys()
+        if not surveys:
+            raise NotFoundError("no resident survey is loaded")
+        chosen = next((s for s in surveys if s.layer.name == survey), None) if survey else surveys[0]
+        if chosen is None:
+            raise NotFoundError(f"no survey layer '{survey}' (surveys: {', '.join(s.layer.name for s in surveys)})")
+        places = self.places()
+        key = (chosen.layer.name, boundary, question, crime_layer, period, wave)
+        if key not in self._perception:
+            self._perception[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
+                                               period=period, wave=wave)
+        return self._perception[key]
+
+    def perception_results(self, boundary: str, **kw) -> list:  # noqa: ANN003
+        """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
+        out = []
+        for option in self.perception_options(boundary):
+            _, survey, question = option["value"].split(":")
+            out.append(self.perception(boundary, question, survey=survey, **kw))
+        return out
+
+    def with_surveys(self, result, *, crime_layer: str | None = None,
+                     period: tuple[int, int] | None = None):  # noqa: ANN001, ANN201 - Profile in and out
+        """The profile with the resident-perception rows for its area, when a survey covers its boundary."""
+        from dataclasses import replace
+
+        from insight.perception import with_perception
+
+        if result.boundary.meta.area_type == "drawn":
+            return result
+        try:
+            found = self.perception_results(result.boundary.meta.name, crime_layer=crime_layer, period=period)
+        except InsightError as exc:
+            return replace(result, notes=[*result.notes, f"Resident perception figures are not shown: {exc}"])
+        return with_perception(result, found)
+
+
+def perception_json(result) -> dict:  # noqa: ANN001 - insight.perception.PerceptionResult
+    """The published perception table as JSON: aggregates only, withheld values as null."""
+    columns = [c for c in PERCEPTION_COLUMNS if c in result.areas]
+    areas = result.areas[columns]
+    return {
+        "title": result.title, "illustrative": result.survey.illustrative, "survey": result.survey.layer.name,
+        "survey_title": result.survey.title, "question": result.question.id, "question_text": result.question.text,
+        "reported_label": result.question.reported_label, "boundary": result.boundary, "wave": result.wave,
+        "waves": result.waves, "crime_measure": result.crime_label, "crime_period": result.crime_period,
+        "crime_source": result.crime_source, "method": result.method, "rule": result.rule, "notes": result.notes,
+        "borough": result.borough,
+        "areas": areas.astype(object).where(areas.notna(), None).to_dict("records"),
+    }
+
+
+PERCEPTION_COLUMNS = (
+    "area_code", "area_name", "published", "suppression_reason", "share", "ci_low", "ci_high", "n", "n_eff",
+    "model_share", "model_ci_low", "model_ci_high", "count", "residents", "rate", "rate_ci_low", "rate_ci_high",
+    "perception", "crime_vs_borough", "classification", "gap", "wave_from", "change", "change_ci_low",
+    "change_ci_high", "significant", "verdict",
+)
 
 
 def _error(status: int, message: str) -> Response:
@@ -185,6 +282,8 @@ def register(server: Flask, context: AppContext) -> None:
             comparator=checked_name(args.get("comparator"), "comparator") or "borough",
             crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
         )
+        result = context.with_surveys(result, crime_layer=checked_name(args.get("layer"), "layer"),
+                                      period=checked_period(args.get("period")))
         frame = profile_frame(result)
         return jsonify({
             "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
@@ -206,6 +305,8 @@ def register(server: Flask, context: AppContext) -> None:
             comparator=checked_name(args.get("comparator"), "comparator") or "borough",
             crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
         )
+        result = context.with_surveys(result, crime_layer=checked_name(args.get("layer"), "layer"),
+                                      period=checked_period(args.get("period")))
         tmp = Path(tempfile.mkdtemp()) / f"{result.code}.{fmt}"
         export_profile(result, places, fmt, tmp)
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
@@ -227,6 +328,24 @@ def register(server: Flask, context: AppContext) -> None:
         tmp = Path(tempfile.mkdtemp()) / f"{boundary}.{fmt}"
         export_table(table, fmt, tmp)
         return send_file(tmp, as_attachment=True, download_name=f"{boundary}_{layer}.{fmt}")
+
+    @server.get("/api/perception/<boundary>.json")
+    @guarded
+    def perception_endpoint(boundary: str) -> Response:
+        args = request.args
+        boundary = checked_name(boundary, "boundary")
+        if boundary not in context.places().boundaries:
+            raise NotFoundError(f"no public boundary layer named '{boundary}'")
+        options = context.perception_options(boundary)
+        if not options:
+            raise NotFoundError(f"no loaded survey places its respondents in the areas of '{boundary}'")
+        question = checked_name(args.get("question"), "question") or options[0]["value"].split(":")[2]
+        result = context.perception(
+            boundary, question, survey=checked_name(args.get("survey"), "survey"),
+            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
+            wave=checked_name(args.get("wave"), "wave"),
+        )
+        return jsonify(perception_json(result))
 
     @server.get("/api/search.json")
     @guarded

@@ -22,6 +22,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.export import PROFILE_FORMATS, TABLE_FORMATS
 from insight.layers import ASSET_KINDS
+from insight.perception import sentence
 from insight.places import Places, month_label
 from insight.profiles import (
     ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, period_query, profile,
@@ -204,8 +205,22 @@ def parse_view(places: Places, boundary: str | None, code: str | None, query: di
 
 
 def view_profile(places: Places, view: AreaView) -> Profile:
-    return profile(places, view.boundary, view.code, comparator=view.comparator, crime_layer=view.layer,
-                   period=view.period)
+    """The area's profile, with resident-perception rows when a survey covers this boundary layer."""
+    from insight.web import context
+
+    result = profile(places, view.boundary, view.code, comparator=view.comparator, crime_layer=view.layer,
+                     period=view.period)
+    return context().with_surveys(result, crime_layer=view.layer, period=view.period)
+
+
+def survey_results(view: AreaView) -> tuple[list, str | None]:
+    """Perception results for the page's boundary layer, or a readable reason why there are none."""
+    from insight.web import context
+
+    try:
+        return context().perception_results(view.boundary, crime_layer=view.layer, period=view.period), None
+    except InsightError as exc:
+        return [], str(exc)
 
 
 # ---- layout pieces -------------------------------------------------------------------------------
@@ -446,6 +461,107 @@ def crime_section(result: Profile) -> html.Section:
     ])
 
 
+def _share(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.0%}"
+
+
+def _interval(low: float | None, high: float | None, form: str = "share") -> str:
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "—"
+    return f"{low:.0%} to {high:.0%}" if form == "share" else f"{low:,.1f} to {high:,.1f}"
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def perception_scatter(pr, code: str, chart_id: str) -> html.Section:  # noqa: ANN001 - PerceptionResult
+    """Every area's published share against its recorded rate, both with 95% intervals; this area highlighted."""
+    areas = pr.areas[pr.areas["published"].astype(bool)]
+    b = pr.borough
+    fig = go.Figure()
+    for mine, colour, name in ((False, "#505a5f", "Other areas"), (True, AREA_COLOUR, "This area")):
+        part = areas[(areas["area_code"] == code) == mine]
+        if part.empty:
+            continue
+        x, y = part["rate"].astype(float), part["share"].astype(float)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="markers", name=name, text=[chart_text(n) for n in part["area_name"]],
+            marker={"color": colour, "size": 12 if mine else 8, "symbol": "diamond" if mine else "circle"},
+            error_y={"type": "data", "symmetric": False, "array": part["ci_high"].astype(float) - y,
+                     "arrayminus": y - part["ci_low"].astype(float), "color": colour, "thickness": 1},
+            error_x={"type": "data", "symmetric": False, "array": part["rate_ci_high"].astype(float) - x,
+                     "arrayminus": x - part["rate_ci_low"].astype(float), "color": colour, "thickness": 1},
+            hovertemplate="%{text}: %{y:.0%}, %{x:.1f} per 1,000<extra></extra>",
+        ))
+    if b.get("share") is not None:
+        fig.add_hline(y=b["share"], line_dash="dash", line_color=COMPARATOR_COLOUR)
+    fig.add_vline(x=b["rate"], line_dash="dash", line_color=COMPARATOR_COLOUR)
+    fig.update_yaxes(tickformat=".0%")
+    label = sentence(pr.crime_label)
+    _chart_layout(fig, height=420, xaxis=f"{label} per 1,000 residents a year ({pr.crime_period})",
+                  yaxis=f"{sentence(pr.question.reported_label)} (wave {pr.wave})")
+    hidden = int((~pr.areas["published"].astype(bool)).sum())
+    summary = (f"{len(areas)} areas with a published share, each with its 95% interval; the dashed lines are "
+               f"{b['area_name']} ({_share(b.get('share'))}, {b['rate']:,.1f} per 1,000). "
+               + (f"{hidden} areas are not shown: too few responses to publish. " if hidden else "")
+               + ("ILLUSTRATIVE survey data." if pr.survey.illustrative else ""))
+    rows = ([r.area_name, _share(r.share), _interval(r.ci_low, r.ci_high), f"{r.rate:,.1f}",
+             _interval(r.rate_ci_low, r.rate_ci_high, "rate"), r.classification]
+            for r in pr.areas.itertuples())
+    table = _table(f"{sentence(pr.question.reported_label)} and {pr.crime_label} by area",
+                   ["Area", "Share", "95% interval", "Rate per 1,000", "95% interval", "Classification"], rows,
+                   table_id=f"{chart_id}-table")
+    return _chart(chart_id, f"All areas: {pr.question.reported_label} against {pr.crime_label}", summary, fig, table)
+
+
+def perception_section(result: Profile, results: list, problem: str | None) -> html.Section | None:
+    """Residents' perceptions beside recorded crime: this area and the borough side by side, then all areas."""
+    from insight.perception import summary_sentence
+
+    if not results:
+        return None if problem is None else _section("perception", "Resident perception and recorded crime",
+                                                     [html.P(f"Not available: {problem}")])
+    first = results[0]
+    parts = [
+        html.P(html.Strong("ILLUSTRATIVE: these survey figures are generated, not real responses."),
+               className="illustrative") if first.survey.illustrative else None,
+        html.P(f"From {first.survey.title}, wave {first.wave} (waves: {', '.join(first.waves)}). An area is called "
+               f"different only when its 95% interval excludes the {first.borough['area_name']} value; shares are "
+               "withheld where fewer than 30 people answered or a published figure could reveal fewer than 5. "
+               f"Recorded rates: {first.crime_source}, {first.crime_period}."),
+        *[html.P(n, className="muted") for n in first.notes if not n.startswith("ILLUSTRATIVE")],
+    ]
+    for k, pr in enumerate(results):
+        row = pr.row(result.code)
+        b = pr.borough
+        head = ["Area", "Share", "95% interval", "Small-area estimate", "Respondents", "Rate per 1,000 a year",
+                "95% interval", "Change since previous wave"]
+        rows = [
+            [result.name, _share(_number(row["share"])), _interval(_number(row["ci_low"]), _number(row["ci_high"])),
+             _share(_number(row.get("model_share"))),
+             "—" if not math.isfinite(_number(row["n"])) else f"{_number(row['n']):,.0f}",
+             f"{row['rate']:,.1f}", _interval(row["rate_ci_low"], row["rate_ci_high"], "rate"),
+             row.get("verdict") or (row["suppression_reason"] or "—")],
+            [b["area_name"], _share(b.get("share")), _interval(b.get("ci_low"), b.get("ci_high")), "—",
+             "—" if b.get("n") is None else f"{b['n']:,.0f}", f"{b['rate']:,.1f}",
+             _interval(b["rate_ci_low"], b["rate_ci_high"], "rate"), b.get("verdict") or "—"],
+        ]
+        parts += [
+            html.H3(f"{pr.question.text} ({pr.question.reported_label})", id=f"perception-{pr.question.id}"),
+            html.P(summary_sentence(pr, result.code), className="perception-verdict"),
+            _table(f"{sentence(pr.question.reported_label)} and {pr.crime_label}: {result.name} and "
+                   f"{b['area_name']}", head, rows, table_id=f"perception-table-{k}"),
+            html.Details([html.Summary("How these figures are made"), html.P(pr.method), html.P(pr.rule)]),
+            perception_scatter(pr, result.code, f"perception-chart-{k}"),
+        ]
+    return _section("perception", "Resident perception and recorded crime" +
+                    (" (ILLUSTRATIVE)" if first.survey.illustrative else ""), [p for p in parts if p is not None])
+
+
 def assets_section(result: Profile) -> html.Section:
     f = result.figures
     kinds_table = _table(
@@ -577,6 +693,7 @@ def profile_body(places: Places, result: Profile, view: AreaView) -> list:
         population_section(result),
         deprivation_section(result),
         crime_section(result),
+        perception_section(result, *survey_results(view)),
         assets_section(result),
         downloads_section(result, view),
         sources_section(places, result, view),

@@ -15,7 +15,7 @@ from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label, month_number
 from insight.profiles import ASSET_KIND_LABELS, period_query, profile
-from insight.web import current_places, places_or_message
+from insight.web import context, current_places, places_or_message
 
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
@@ -102,7 +102,6 @@ def _select(select_id: str, options: list[dict], value, *, multiple: bool = Fals
 
 def layout(**query: str) -> html.Div:
     """The map page for the view in the URL query."""
-    from insight.web import context
 
     places, message = places_or_message("Explore your area")
     if message is not None:
@@ -194,7 +193,12 @@ def _options(places: Places, boundary: str, layers: list[str]) -> tuple[list, li
     areas = places.boundary(boundary).areas
     area_options = [{"label": n, "value": c} for c, n in sorted(zip(areas["code"], areas["name"]), key=lambda t: t[1])]
     categories = sorted({c for layer in layers or [] for c in views.categories(places, layer)})
-    return area_options, views.shading_options(places, boundary), [{"label": c, "value": c} for c in categories]
+    try:
+        survey_options = context().perception_options(boundary)
+    except InsightError:
+        survey_options = []
+    return (area_options, views.shading_options(places, boundary) + survey_options,
+            [{"label": c, "value": c} for c in categories])
 
 
 def view_query(values: dict) -> str:
@@ -206,7 +210,7 @@ def view_query(values: dict) -> str:
 def _legend(shade: views.Shading) -> list:
     items = [html.Li([html.Span(className="swatch", style={"background": c}), label])
              for c, label in zip(shade.colours, shade.labels)]
-    items.append(html.Li([html.Span(className="swatch", style={"background": "#f3f2f1"}), "No data"]))
+    items.append(html.Li([html.Span(className="swatch", style={"background": "#f3f2f1"}), shade.no_data]))
     return [html.Strong(shade.title), html.Span(f" ({shade.period})", className="muted"), html.Ul(items),
             html.P(f"Source: {shade.source}. Method: {shade.method}.", className="muted")]
 
@@ -238,13 +242,27 @@ def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, i
     ]
 
 
+def _shown(shade: views.Shading, code: str) -> str:
+    if shade.display is not None:
+        return shade.display.get(code, "—")
+    return "—" if shade.values.get(code) is None else views._format(shade.values[code], shade.unit)
+
+
+def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:  # noqa: ANN003
+    """Shading by a figure of the snapshot, or by a survey question's perception-against-crime classes."""
+    if metric.startswith("perception:"):
+        _, survey, question = (metric.split(":") + ["", ""])[:3]
+        return views.perception_shading(context().perception(boundary, question, survey=survey,
+                                                               period=kw.get("period")))
+    return views.shading(places, boundary, metric, **kw)
+
+
 def _table(places: Places, boundary: str, shade: views.Shading, counts: dict[str, int]) -> html.Table:
     areas = places.boundary(boundary).areas
     head = ["Area", "Code", shade.title] + [f"{places.point_layer(l).meta.title}: points shown" for l in counts]
     body = [
         html.Tr([html.Th(name, scope="row"), html.Td(code),
-                 html.Td("—" if shade.values.get(code) is None else views._format(shade.values[code], shade.unit),
-                         className="num")]
+                 html.Td(_shown(shade, code), className="num" if shade.display is None else None)]
                 + [html.Td(f"{per_area.get(code, 0):,}", className="num") for per_area in counts.values()])
         for code, name in zip(areas["code"], areas["name"])
     ]
@@ -296,7 +314,7 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
             period = None
     shade_metric = metric
     try:
-        shade = views.shading(places, boundary, metric, period=period, classing=classes, palette=palette)
+        shade = _shading(places, boundary, metric, period=period, classing=classes, palette=palette)
     except InsightError as exc:
         messages.append(str(exc))
         shade_metric = "residents"

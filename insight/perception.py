@@ -1,0 +1,374 @@
+"""Residents' perceptions (survey estimates) beside recorded crime, per area: what the map, area page and exports show.
+
+:func:`perception` is pure: a :class:`insight.places.Places` snapshot (public data: areas,
+population, deprivation, recorded crime) and a :class:`SurveyData` (restricted respondents)
+in, a :class:`PerceptionResult` of published aggregates out. Every survey figure comes from
+:func:`insight.survey.area_estimates`, which ends in the one disclosure-control gate, so
+nothing here can publish a small cell or a respondent row. :func:`read_surveys` is the I/O
+edge that reads the restricted layers on the server.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from insight.errors import ConfigError, NotFoundError
+from insight.layers import LayerSpec
+from insight.places import Places
+from insight.profiles import Profile, area_table, default_crime_layer, period_text
+from insight.store.io import LayerSummary
+from insight.survey import (
+    DisclosureRules,
+    GapLabels,
+    Question,
+    SurveySpec,
+    area_estimates,
+    load_survey,
+    perception_vs_crime,
+    recorded_rates,
+    respondents_frame,
+    wave_change,
+)
+
+ASB = "anti-social-behaviour"
+SURVEY_LOADER = "survey-responses"
+CLASS_CODES = {"less": -1.0, "same": 0.0, "more": 1.0}
+# Diverging ColorBrewer (PuOr) ends and a neutral middle, distinguishable with the common colour-vision deficiencies.
+CLASS_COLOURS = ("#e66101", "#f7f7f7", "#5e3c99")
+
+
+@dataclass(frozen=True)
+class SurveyData:
+    """A restricted survey layer's respondents with its question file. Server-side only."""
+
+    layer: LayerSummary
+    spec: SurveySpec
+    respondents: pd.DataFrame
+
+    @property
+    def illustrative(self) -> bool:
+        return self.layer.illustrative or self.spec.illustrative
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+
+def labels_for(question: Question) -> GapLabels:
+    """Words for the gap classification, matched to what the question asks about."""
+    if question.theme == "asb":
+        return GapLabels(less="more worried about ASB than its recorded ASB suggests",
+                         more="less worried about ASB than its recorded ASB suggests")
+    if question.theme == "crime":
+        return GapLabels(less="more worried about crime than its recorded crime suggests",
+                         more="less worried about crime than its recorded crime suggests")
+    return GapLabels()
+
+
+def crime_measure(question: Question) -> str:
+    """Which recorded incidents a question is set against: ASB for ASB questions, other crime otherwise."""
+    return "recorded anti-social behaviour (ASB)" if question.theme == "asb" else "recorded crime (excluding ASB)"
+
+
+@dataclass
+class PerceptionResult:
+    """Published perception estimates and recorded rates for every area of one boundary layer.
+
+    ``areas`` has one row per area (position order of the boundary layer): ``area_code,
+    area_name``, the published direct estimate (``share, ci_low, ci_high, n, n_eff``; None
+    where withheld), the small-area estimate (``model_share, model_ci_low, model_ci_high``),
+    ``published, suppression_reason``, recorded ``count, residents, rate, rate_ci_low,
+    rate_ci_high`` (per 1,000 residents per year), ``classification``, ``gap_code``
+    (-1 less, 0 in line, +1 more, NaN unknown) and the change since the previous wave.
+    ``borough`` holds the same figures for the whole authority.
+    """
+
+    survey: SurveyData
+    question: Question
+    boundary: str
+    wave: str
+    waves: list[str]
+    areas: pd.DataFrame
+    borough: dict
+    crime_label: str
+    crime_period: str
+    crime_source: str
+    method: str
+    rule: str
+    labels: GapLabels
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        prefix = "ILLUSTRATIVE: " if self.survey.illustrative else ""
+        return f"{prefix}{self.question.text} ({self.question.reported_label}), wave {self.wave}"
+
+    def row(self, code: str) -> pd.Series:
+        hit = self.areas[self.areas["area_code"] == code]
+        if hit.empty:
+            raise NotFoundError(f"no area '{code}' in the perception results for {self.boundary}")
+        return hit.iloc[0]
+
+
+def read_surveys(engine: Engine, specs: Iterable[LayerSpec], summaries: Iterable[LayerSummary]) -> list[SurveyData]:
+    """Every loaded survey layer (loader ``survey-responses``) with its respondents, read on the server."""
+    from insight.sources.survey import resolve_survey_path
+    from insight.store import read_features
+
+    loaded = {s.name: s for s in summaries}
+    out = []
+    for spec in specs:
+        if spec.loader != SURVEY_LOADER or spec.name not in loaded or "questions" not in spec.options:
+            continue
+        survey = load_survey(resolve_survey_path(str(spec.options["questions"])))
+        respondents = respondents_frame(read_features(engine, spec.name), questions=[q.id for q in survey.questions])
+        out.append(SurveyData(layer=loaded[spec.name], spec=survey, respondents=respondents))
+    return out
+
+
+def area_column(respondents: pd.DataFrame, codes: Iterable[str]) -> str | None:
+    """``ward_code`` when most respondents' ward codes are areas of the boundary layer, else None.
+
+    Estimates are published for one geography per survey, the wards: protecting
+    two overlapping tables (wards and the LSOAs inside them) against differencing
+    would need them suppressed together, which :func:`insight.survey.disclosure_control`
+    does not do.
+    """
+    if "ward_code" not in respondents:
+        return None
+    values = respondents["ward_code"].dropna()
+    return "ward_code" if len(values) and values.isin(set(codes)).mean() >= 0.5 else None
+
+
+def _crime_counts(places: Places, boundary: str, question: Question, crime_layer: str | None,
+                  period: tuple[int, int] | None) -> tuple[pd.DataFrame, dict, str, str, float]:
+    """Recorded counts and residents per area and for the authority, with the period and source."""
+    table = area_table(places, boundary, crime_layer=crime_layer, period=period)
+    if table.crime_meta is None:
+        raise ConfigError("no crime layer is loaded, so perceptions cannot be set beside recorded crime")
+    if not np.isfinite(table.residents).any():
+        raise ConfigError("no population layer is loaded, so crime rates per 1,000 residents cannot be worked out")
+
+    def pick(counts: pd.DataFrame) -> np.ndarray:
+        asb = counts[ASB].to_numpy(dtype=float) if ASB in counts else np.zeros(len(counts))
+        return asb if question.theme == "asb" else counts.sum(axis=1).to_numpy(dtype=float) - asb
+
+    years = (table.period[1] - table.period[0] + 1) / 12 if table.period else 1.0
+    frame = pd.DataFrame({
+        "area_code": table.boundary.areas["code"].to_numpy(), "count": pick(table.crime_counts),
+        "residents": table.residents,
+    })
+    if "imd_rank" in table.deprivation:
+        frame["imd_rank"] = table.deprivation["imd_rank"].to_numpy(dtype=float)
+    authority = places.authority
+    if authority is None:
+        borough = {"code": "total", "name": "All areas", "count": float(frame["count"].sum()),
+                   "residents": float(np.nansum(frame["residents"]))}
+    else:
+        whole = area_table(places, authority, crime_layer=table.crime_meta.name, period=table.period)
+        borough = {"code": str(authority.areas["code"].iloc[0]), "name": str(authority.areas["name"].iloc[0]),
+                   "count": float(pick(whole.crime_counts)[0]), "residents": float(whole.residents[0])}
+    period_label = period_text(table.period) if table.period else "all records"
+    source = f"{table.crime_meta.title} ({table.crime_meta.publisher}; {table.crime_meta.licence})"
+    return frame, borough, period_label, source, years
+
+
+def perception(
+    places: Places,
+    survey: SurveyData,
+    question_id: str,
+    boundary: str,
+    *,
+    crime_layer: str | None = None,
+    period: tuple[int, int] | None = None,
+    wave: str | None = None,
+    rules: DisclosureRules = DisclosureRules(),
+    rule: str = "borough",
+) -> PerceptionResult:
+    """Published shares with intervals beside recorded crime rates for every area of ``boundary``.
+
+    Respondents are placed in areas by their ward or LSOA code (whichever matches the
+    boundary layer's codes). Rates are per 1,000 residents per year over the crime
+    period (default: the crime layer's latest 12 months); the small-area model uses the
+    log rate and the residents' average deprivation rank as covariates. The wave
+    defaults to the latest.
+    """
+    question = survey.spec.question(question_id)
+    data = places.boundary(boundary)
+    column = area_column(survey.respondents, data.areas["code"])
+    if column is None:
+        raise ConfigError(
+            f"respondents of '{survey.title}' are placed by ward and LSOA codes, and neither matches the areas of "
+            f"{data.meta.title}: choose the ward layer of the survey's vintage"
+        )
+    waves = sorted(set(survey.respondents["wave"].dropna().astype(str)))
+    if not waves:
+        raise ConfigError(f"'{survey.title}' has no respondents with a wave")
+    wave = wave or waves[-1]
+    if wave not in waves:
+        raise ConfigError(f"wave '{wave}' is not in '{survey.title}' (waves: {', '.join(waves)})")
+    crime_layer = crime_layer or default_crime_layer(places)
+    counts, borough, crime_period, crime_source, years = _crime_counts(places, boundary, question, crime_layer, period)
+    counts = counts[counts["residents"] > 0]
+    rates = recorded_rates(counts, population="residents", years=years)
+    rates["log_rate"] = np.log1p(rates["rate"])
+    covariates = [c for c in ("log_rate", "imd_rank") if c in rates and np.isfinite(rates[c]).all()]
+    areas = data.areas[["code", "name"]].rename(columns={"code": "area_code", "name": "area_name"})
+    areas = areas.merge(rates[["area_code", *covariates]], on="area_code", how="inner")
+    if len(areas) < len(covariates) + 3:
+        covariates = []
+    table = area_estimates(
+        survey.respondents, question, area=column, areas=areas, covariates=covariates,
+        total_code=borough["code"], total_name=borough["name"], rules=rules,
+    )
+    latest = table[(table["wave"] == wave) & ~table["is_total"]].drop(columns=["is_total"])
+    total = table[(table["wave"] == wave) & table["is_total"]].iloc[0]
+    borough_rate = recorded_rates(pd.DataFrame({"count": [borough["count"]], "population": [borough["residents"]]}),
+                                  population="population", years=years).iloc[0]
+    merged = latest.merge(rates.drop(columns=[c for c in covariates if c != "log_rate"] + ["log_rate"]),
+                          on="area_code", how="left")
+    labels = labels_for(question)
+    borough_share = total["share"] if total["published"] else np.nan
+    gaps = perception_vs_crime(merged, borough_share=float(borough_share), borough_rate=float(borough_rate["rate"]),
+                               rule=rule, labels=labels)
+    code = {labels.less: CLASS_CODES["less"], labels.same: CLASS_CODES["same"], labels.more: CLASS_CODES["more"]}
+    gaps["gap_code"] = gaps["classification"].map(code).astype(float)
+    previous = [w for w in waves if w < wave]
+    if previous:
+        change = wave_change(table, wave_from=previous[-1], wave_to=wave)
+        keep = ["area_code", "wave_from", "change", "change_ci_low", "change_ci_high", "p_adjusted", "significant",
+                "verdict"]
+        gaps = gaps.merge(change[keep], on="area_code", how="left")
+        borough_change = change[change["area_code"] == borough["code"]]
+    else:
+        borough_change = pd.DataFrame()
+    order = {c: i for i, c in enumerate(data.areas["code"])}
+    gaps = gaps.sort_values("area_code", key=lambda s: s.map(order)).reset_index(drop=True)
+    borough_row = {
+        "area_code": borough["code"], "area_name": borough["name"],
+        **{k: _number(total.get(k)) for k in ("share", "ci_low", "ci_high", "n", "n_eff")},
+        "published": bool(total["published"]), "count": borough["count"], "residents": borough["residents"],
+        "rate": float(borough_rate["rate"]), "rate_ci_low": float(borough_rate["rate_ci_low"]),
+        "rate_ci_high": float(borough_rate["rate_ci_high"]),
+        "verdict": borough_change["verdict"].iloc[0] if len(borough_change) else None,
+    }
+    notes = []
+    if survey.illustrative:
+        notes.append(f"ILLUSTRATIVE: '{survey.title}' is generated data, not real responses; it shows how the "
+                     "analysis works and must not be used for decisions.")
+    crime_years = {label[:4] for label in crime_period.split(" to ")} if " to " in crime_period else set()
+    if crime_years and wave not in crime_years:
+        notes.append(f"The survey wave ({wave}) and the recorded crime ({crime_period}) are from different years: "
+                     "load police data for the survey's months to compare like with like.")
+    method = str(latest["method"].iloc[0]) if len(latest) else ""
+    model = latest["model_method"].dropna() if "model_method" in latest else pd.Series(dtype=object)
+    if len(model):
+        method += f"; small-area estimate: {model.iloc[0]}"
+    return PerceptionResult(
+        survey=survey, question=question, boundary=boundary, wave=wave, waves=waves, areas=gaps,
+        borough=borough_row, crime_label=crime_measure(question), crime_period=crime_period,
+        crime_source=crime_source, method=method, rule=str(gaps["rule"].iloc[0]) if len(gaps) else "",
+        labels=labels, notes=notes,
+    )
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def shading_values(result: PerceptionResult) -> dict:
+    """Map shading for the gap classification: a value per area code, breaks, colours and legend labels."""
+    values = {c: _number(v) for c, v in zip(result.areas["area_code"], result.areas["gap_code"])}
+    labels = result.labels
+    return {
+        "values": values, "breaks": [-0.5, 0.5, 1.5], "colours": list(CLASS_COLOURS),
+        "labels": [labels.less, labels.same, labels.more],
+    }
+
+
+def profile_rows(result: PerceptionResult, code: str) -> list[dict]:
+    """Figure rows for one area's profile, in the layout of :attr:`insight.profiles.Profile.figures`."""
+    row = result.row(code)
+    section = "Resident perception" + (" (ILLUSTRATIVE)" if result.survey.illustrative else "")
+    comparator = result.borough["area_name"]
+    q = result.question
+    base = {"section": section, "comparator": comparator, "rank": np.nan, "of": np.nan,
+            "boundary_vintage": "", "period": f"survey wave {result.wave}"}
+    source = f"{result.survey.title} ({result.survey.layer.publisher}; {result.survey.layer.licence})"
+
+    def figure(metric: str, label: str, value: object, comp: object, unit: str, method: str, **kw) -> dict:
+        v, c = _number(value), _number(comp)
+        v = np.nan if v is None else v
+        c = np.nan if c is None else c
+        return {**base, "metric": f"perception:{q.id}:{metric}", "label": label, "value": v, "unit": unit,
+                "comparator_value": c, "difference": v - c if np.isfinite(v) and np.isfinite(c) else np.nan,
+                "source": source, "method": method, **kw}
+
+    withheld = "" if row["published"] else f" (withheld: {row['suppression_reason']})"
+    b = result.borough
+    rows = [
+        figure("share", f"{q.text}: {q.reported_label}{withheld}", row["share"], b["share"], "share", result.method),
+        figure("ci_low", f"{q.reported_label}: 95% interval, lower", row["ci_low"], b["ci_low"], "share",
+               result.method),
+        figure("ci_high", f"{q.reported_label}: 95% interval, upper", row["ci_high"], b["ci_high"], "share",
+               result.method),
+    ]
+    if "model_share" in row:
+        rows.append(figure("model_share", f"{q.reported_label}: small-area estimate", row["model_share"],
+                           b["share"], "share", str(row.get("model_method") or "")))
+    crime_method = "point in area (load-time tags); exact Poisson interval; per 1,000 residents per year"
+    rows += [
+        figure("rate", f"{sentence(result.crime_label)} per 1,000 residents a year", row["rate"], b["rate"], "per 1,000",
+               crime_method, source=result.crime_source, period=result.crime_period),
+        figure("rate_ci_low", f"{sentence(result.crime_label)}: 95% interval, lower", row["rate_ci_low"], b["rate_ci_low"],
+               "per 1,000", crime_method, source=result.crime_source, period=result.crime_period),
+        figure("rate_ci_high", f"{sentence(result.crime_label)}: 95% interval, upper", row["rate_ci_high"],
+               b["rate_ci_high"], "per 1,000", crime_method, source=result.crime_source, period=result.crime_period),
+    ]
+    return rows
+
+
+def summary_sentence(result: PerceptionResult, code: str) -> str:
+    """One line for notes and screen readers: the area's classification with its share and rate."""
+    row = result.row(code)
+    prefix = "ILLUSTRATIVE survey: " if result.survey.illustrative else ""
+    if not row["published"]:
+        return (f"{prefix}{row['area_name']}: {result.question.reported_label} not published for wave "
+                f"{result.wave} ({row['suppression_reason']}).")
+    return (f"{prefix}{row['area_name']}, wave {result.wave}: {row['classification']}. {row['share']:.0%} "
+            f"{result.question.reported_label} (95% interval {row['ci_low']:.0%} to {row['ci_high']:.0%}; "
+            f"{result.borough['area_name']} {_percent(result.borough['share'])}); {result.crime_label} "
+            f"{row['rate']:.1f} per 1,000 residents a year ({result.borough['area_name']} "
+            f"{result.borough['rate']:.1f}; {result.crime_period}).")
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter in capitals (unlike str.capitalize, the rest is kept)."""
+    return text[:1].upper() + text[1:]
+
+
+def _percent(value: float | None) -> str:
+    return "not published" if value is None else f"{value:.0%}"
+
+
+def with_perception(profile: Profile, results: Iterable[PerceptionResult]) -> Profile:
+    """The profile with each result's rows for its area added (areas the results do not cover are left as they are)."""
+    rows, notes = [], list(profile.notes)
+    for result in results:
+        if result.boundary != profile.boundary.meta.name or profile.code not in set(result.areas["area_code"]):
+            continue
+        rows += profile_rows(result, profile.code)
+        notes.append(summary_sentence(result, profile.code))
+        notes += [n for n in result.notes if n not in notes]
+    if not rows:
+        return profile
+    figures = pd.concat([profile.figures, pd.DataFrame(rows)[profile.figures.columns]], ignore_index=True)
+    return replace(profile, figures=figures, notes=notes)
