@@ -5,13 +5,12 @@ import io
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from insight import auth, survey_uploads
-from insight.errors import ConfigError
+from insight.errors import ConfigError, LoadError
 from insight.ingest import load_specs_into
 from insight.layers import load_specs
 from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
@@ -195,7 +194,7 @@ def test_only_survey_layers_can_be_replaced(store, world) -> None:  # noqa: ANN0
 
 def test_a_file_over_the_size_limit_is_refused(store, world) -> None:  # noqa: ANN001
     before = _stored(store.engine)
-    with pytest.raises(survey_uploads.LoadError, match="the limit is"):
+    with pytest.raises(LoadError, match="the limit is"):
         survey_uploads.stage_survey(store.engine, FIRST_60, filename="first_60.csv", spec=_spec(),
                                     actor=world.users["officer"], settings=settings(upload_max_bytes=1000))
     assert _stored(store.engine) == before
@@ -299,7 +298,7 @@ def test_the_asset_upload_pages_leave_survey_uploads_alone(store, world) -> None
     assert _stored(store.engine) == before
 
 
-def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, world, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, world) -> None:  # noqa: ANN001
     spec = _spec()
     officer = world.users["officer"]
     first, _ = survey_uploads.stage_survey(store.engine, FIRST_60, filename="first_60.csv", spec=spec, actor=officer,
