@@ -106,6 +106,18 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
     return written
 
 
+def _chain(*hooks: Callable[[Connection, int], None] | None) -> Callable[[Connection, int], None] | None:
+    present = [h for h in hooks if h is not None]
+    if not present:
+        return None
+
+    def run(conn: Connection, layer_id: int) -> None:
+        for hook in present:
+            hook(conn, layer_id)
+
+    return run
+
+
 def _tagger(kind: str) -> Callable[[Connection, int], None] | None:
     if kind == "points":
         return lambda conn, lid: retag(conn, point_layers=[lid], boundary_layers=layer_ids(conn, "boundary"))
@@ -121,11 +133,15 @@ def load_layer(
     *,
     loader: str | None = None,
     progress: Progress | None = None,
+    after_write: Callable[[Connection, int], None] | None = None,
 ) -> LoadReport:
     """Load ``path`` as layer ``spec`` and replace that layer in the store in one transaction.
 
     Points are flagged against the authority boundary when one is loaded:
-    points outside are kept and counted, never dropped.
+    points outside are kept and counted, never dropped. ``after_write(conn,
+    layer_id)`` runs last in the same transaction (e.g. to record the upload
+    that made this version), so the layer and that record change together or
+    not at all.
     """
     started = time.perf_counter()
     if not path.is_file():
@@ -165,7 +181,7 @@ def load_layer(
         owner=spec.owner,
         period=_period(frame, spec.kind),
         progress=progress,
-        after_write=_tagger(spec.kind),
+        after_write=_chain(_tagger(spec.kind), after_write),
     )
     report.seconds = time.perf_counter() - started
     return report

@@ -37,8 +37,9 @@ from insight.survey import (
 ASB = "anti-social-behaviour"
 SURVEY_LOADER = "survey-responses"
 CLASS_CODES = {"less": -1.0, "same": 0.0, "more": 1.0}
-# Diverging ColorBrewer (PuOr) ends and a neutral middle, distinguishable with the common colour-vision deficiencies.
-CLASS_COLOURS = ("#e66101", "#f7f7f7", "#5e3c99")
+# Orange and purple (ColorBrewer PuOr ends) with a mid grey for "in line": told apart with the common colour-vision
+# deficiencies and from the near-white "no data" fill.
+CLASS_COLOURS = ("#e66101", "#a6a6a6", "#5e3c99")
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,9 @@ def perception(
         "published": bool(total["published"]), "count": borough["count"], "residents": borough["residents"],
         "rate": float(borough_rate["rate"]), "rate_ci_low": float(borough_rate["rate_ci_low"]),
         "rate_ci_high": float(borough_rate["rate_ci_high"]),
+        **{k: (_number(borough_change[k].iloc[0]) if len(borough_change) else None)
+           for k in ("change", "change_ci_low", "change_ci_high")},
+        "significant": bool(borough_change["significant"].iloc[0]) if len(borough_change) else False,
         "verdict": borough_change["verdict"].iloc[0] if len(borough_change) else None,
     }
     notes = []
@@ -348,6 +352,16 @@ def summary_sentence(result: PerceptionResult, code: str) -> str:
             f"{result.borough['area_name']} {_percent(result.borough['share'])}); {result.crime_label} "
             f"{row['rate']:.1f} per 1,000 residents a year ({result.borough['area_name']} "
             f"{result.borough['rate']:.1f}; {result.crime_period}).")
+
+
+def change_text(change: object, low: object, high: object, significant: object) -> str:
+    """A short reading of a change between waves: points, interval, and whether it is more than noise."""
+    values = [_number(v) for v in (change, low, high)]
+    if any(v is None for v in values):
+        return "not published in both waves"
+    c, lo, hi = (100 * v for v in values)
+    verdict = "more than sampling noise" if bool(significant) else "within sampling noise"
+    return f"{c:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}): {verdict}"
 
 
 def sentence(text: str) -> str:

@@ -9,8 +9,8 @@ A refused file raises :class:`~insight.errors.LoadError` with every row problem.
 
 ``stage_survey`` keeps the file and its report in ``uploads`` (pending);
 ``commit_survey`` re-checks the kept file and replaces the layer with
-:func:`insight.ingest.load_layer` (one transaction), then numbers the upload as
-the layer's next version. Every committed file stays, so ``restore_survey`` can
+:func:`insight.ingest.load_layer` and, in the same transaction, numbers the
+upload as the layer's next version and audits it. Every committed file stays, so ``restore_survey`` can
 stage an earlier version's file again and commit it.
 """
 from __future__ import annotations
@@ -307,21 +307,23 @@ def commit_survey(
         if check.current.state() != staged.report.get("state"):
             raise ConfigError(f"'{spec.title}' was replaced after {staged.filename} was checked; upload the file "
                               "again to see what it would replace now")
-        ingest.load_layer(engine, spec, path)
-    with engine.begin() as conn:
-        number = _committed_count(conn, spec.name) + 1
-        done = conn.execute(update(Upload).where(Upload.id == upload_id, Upload.status == "pending").values(
-            status="committed", decided_at=datetime.now(UTC), version_number=number))
-        if done.rowcount != 1:
-            raise ConfigError(f"upload {upload_id} ({staged.filename}) was decided by someone else meanwhile")
-        detail = {"kind": REPORT_KIND, "file": staged.filename, "sha256": staged.sha256, "upload": upload_id,
-                  "version": number, "respondents": check.rows_read}
-        audit.record(conn, "upload_committed", actor_id=actor.id, actor_email=actor.email, ip=ip,
-                     target=f"layer:{spec.name}", detail=detail)
-        restored_from = staged.report.get("restored_from")
-        if restored_from is not None:
-            audit.record(conn, "version_restored", actor_id=actor.id, actor_email=actor.email, ip=ip,
-                         target=f"layer:{spec.name}", detail=detail | {"restored_from": restored_from})
+
+        def record(conn: Connection, _layer_id: int) -> None:
+            number = _committed_count(conn, spec.name) + 1
+            done = conn.execute(update(Upload).where(Upload.id == upload_id, Upload.status == "pending").values(
+                status="committed", decided_at=datetime.now(UTC), version_number=number))
+            if done.rowcount != 1:
+                raise ConfigError(f"upload {upload_id} ({staged.filename}) was decided by someone else meanwhile")
+            detail = {"kind": REPORT_KIND, "file": staged.filename, "sha256": staged.sha256, "upload": upload_id,
+                      "version": number, "respondents": check.rows_read}
+            audit.record(conn, "upload_committed", actor_id=actor.id, actor_email=actor.email, ip=ip,
+                         target=f"layer:{spec.name}", detail=detail)
+            restored_from = staged.report.get("restored_from")
+            if restored_from is not None:
+                audit.record(conn, "version_restored", actor_id=actor.id, actor_email=actor.email, ip=ip,
+                             target=f"layer:{spec.name}", detail=detail | {"restored_from": restored_from})
+
+        ingest.load_layer(engine, spec, path, after_write=record)
     return survey_upload(engine, upload_id, actor=actor)
 
 

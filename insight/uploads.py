@@ -289,10 +289,15 @@ def check_upload(
         raise LoadError(filename, [Problem(f"file not found: {path}")])
     with engine.connect() as conn:
         try:
-            ref = layer_info(conn, layer).ref
-            require(actor, "upload", ref)
+            info = layer_info(conn, layer)
+            require(actor, "upload", info.ref)
         except NotFoundError:
             require(actor, "manage_layers")
+        else:
+            if not (info.configured or info.theme == "assets"):
+                raise ConfigError(f"layer '{layer}' is not an asset layer open to uploads: only asset layers are "
+                                  "updated here (survey files go through 'Survey files'; other layers through "
+                                  "'insight import')")
     table = read_upload(path, filename=filename, limits=UploadLimits.from_settings(settings))
     data = path.read_bytes()
     return _check_table(engine, table, layer=layer, actor=actor, settings=settings, filename=filename,

@@ -365,3 +365,37 @@ def test_an_analyst_is_refused_a_bad_file_then_saves_a_good_one_in_a_browser(bro
     assert page.locator("#versions tbody tr").count() == 1
     page.close()
     assert _respondents(world.engine) == 60
+
+
+def test_the_asset_upload_form_cannot_replace_a_survey_layer(store, world) -> None:  # noqa: ANN001
+    load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
+                    echo=lambda _: None)
+    client = _client(store, world, "officer")
+    before = _stored(store.engine)
+    token = _csrf(client.get("/partner/upload").text)
+    venues = b"name,longitude,latitude\nCommunity hall,-0.2,51.6\n"
+    sent = client.post("/partner/upload", content_type="multipart/form-data",
+                       data={"layer": LAYER, "csrf_token": token, "file": (io.BytesIO(venues), "venues.csv")})
+    assert sent.status_code == 422
+    assert "not an asset layer open to uploads" in sent.text
+    assert _stored(store.engine) == before and _respondents(store.engine) == len(ROWS)
+
+
+def test_a_commit_that_fails_part_way_leaves_the_layer_and_the_upload_as_they_were(store, world, monkeypatch) -> None:  # noqa: ANN001
+    load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
+                    echo=lambda _: None)
+    client = _client(store, world, "officer")
+    location = _post_file(client, FIRST_60).headers["Location"]
+    upload_id = int(location.rsplit("/", 1)[1])
+    before = _stored(store.engine)
+
+    def failing_audit(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise RuntimeError("the audit log could not be written")
+
+    monkeypatch.setattr(survey_uploads.audit, "record", failing_audit)
+    with pytest.raises(RuntimeError, match="audit log"):
+        survey_uploads.commit_survey(store.engine, upload_id, spec=_spec(), actor=world.users["officer"],
+                                     settings=settings())
+    assert _stored(store.engine) == before and _respondents(store.engine) == len(ROWS)
+    staged = survey_uploads.survey_upload(store.engine, upload_id, actor=world.users["officer"])
+    assert staged.status == "pending" and staged.version_number is None

@@ -22,7 +22,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.export import PROFILE_FORMATS, TABLE_FORMATS
 from insight.layers import ASSET_KINDS
-from insight.perception import sentence
+from insight.perception import change_text, sentence
 from insight.places import Places, month_label
 from insight.profiles import (
     ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, period_query, profile,
@@ -545,17 +545,24 @@ def perception_section(result: Profile, results: list, problem: str | None) -> h
              _share(_number(row.get("model_share"))),
              "—" if not math.isfinite(_number(row["n"])) else f"{_number(row['n']):,.0f}",
              f"{row['rate']:,.1f}", _interval(row["rate_ci_low"], row["rate_ci_high"], "rate"),
-             row.get("verdict") or (row["suppression_reason"] or "—")],
+             change_text(row.get("change"), row.get("change_ci_low"), row.get("change_ci_high"),
+                         row.get("significant")) if len(pr.waves) > 1 and row["published"] else "—"],
             [b["area_name"], _share(b.get("share")), _interval(b.get("ci_low"), b.get("ci_high")), "—",
              "—" if b.get("n") is None else f"{b['n']:,.0f}", f"{b['rate']:,.1f}",
-             _interval(b["rate_ci_low"], b["rate_ci_high"], "rate"), b.get("verdict") or "—"],
+             _interval(b["rate_ci_low"], b["rate_ci_high"], "rate"),
+             change_text(b.get("change"), b.get("change_ci_low"), b.get("change_ci_high"), b.get("significant"))
+             if len(pr.waves) > 1 else "—"],
         ]
         parts += [
             html.H3(f"{pr.question.text} ({pr.question.reported_label})", id=f"perception-{pr.question.id}"),
             html.P(summary_sentence(pr, result.code), className="perception-verdict"),
             _table(f"{sentence(pr.question.reported_label)} and {pr.crime_label}: {result.name} and "
                    f"{b['area_name']}", head, rows, table_id=f"perception-table-{k}"),
-            html.Details([html.Summary("How these figures are made"), html.P(pr.method), html.P(pr.rule)]),
+            html.Details([html.Summary("How these figures are made"), html.P(pr.method), html.P(pr.rule),
+                          html.P("Change since the previous wave: difference of the two weighted shares with a "
+                                 "Newcombe interval; across wards the p-values are adjusted for testing many areas "
+                                 "at once (Benjamini-Hochberg), so a ward is only flagged when the change is more "
+                                 "than sampling noise.")]),
             perception_scatter(pr, result.code, f"perception-chart-{k}"),
         ]
     return _section("perception", "Resident perception and recorded crime" +
