@@ -195,12 +195,57 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError("give --boundary LAYER and --area CODE_OR_NAME, or --polygon FILE")
         boundary, area = args.boundary, args.area
     result = profile(places, boundary, area, comparator=args.comparator, crime_layer=args.layer, period=period)
+    if not args.polygon:
+        from insight.perception import results_for, with_perception
+
+        surveys = _surveys(settings)
+        if surveys:
+            found = results_for(places, surveys, boundary, crime_layer=args.layer, period=period)
+            result = with_perception(result, found)
     formats = _formats(args.format, PROFILE_FORMATS)
     output = Path(args.output)
     for fmt in formats:
         path = output if len(formats) == 1 else output.with_name(f"{output.name}.{fmt}")
         out = export_profile(result, places, fmt, path)
         print(f"{result.title}: {len(result.figures)} figures against {result.comparator} written to {out}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _surveys(settings: Settings) -> list:
+    """Loaded survey layers with their respondents (restricted: read here, only aggregates are written)."""
+    from insight.layers import load_specs
+    from insight.perception import read_surveys
+    from insight.store import layer_summaries
+
+    engine = _engine(settings)
+    return read_surveys(engine, load_specs(settings.layers_dir), layer_summaries(engine))
+
+
+def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
+    from insight.export import export_table
+    from insight.perception import perception, perception_table
+    from insight.profiles import parse_period
+
+    surveys = _surveys(settings)
+    if not surveys:
+        raise ConfigError("no resident survey is loaded: import one with 'insight import FILE --layer LAYER' "
+                          "(e.g. the sample's resident_survey_illustrative)")
+    survey = surveys[0]
+    if args.survey:
+        survey = next((s for s in surveys if s.layer.name == args.survey), None)
+        if survey is None:
+            raise ConfigError(f"no survey layer '{args.survey}' (loaded: {', '.join(s.layer.name for s in surveys)})")
+    places = _places(settings, tagged={args.boundary})
+    period = parse_period(args.period) if args.period else None
+    result = perception(places, survey, args.question or survey.spec.questions[0].id, args.boundary,
+                        crime_layer=args.layer, period=period, wave=args.wave)
+    table = perception_table(result)
+    out = export_table(table, args.format, Path(args.output))
+    shown = int(result.areas["published"].sum())
+    print(f"{result.title}: {shown} of {len(result.areas)} areas published, beside {result.crime_label} "
+          f"({result.crime_period}); written to {out}")
     for note in result.notes:
         print(f"  note: {note}")
     return 0
@@ -291,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     profs.add_argument("--format", required=True, choices=["csv", "xlsx", "json"])
     profs.add_argument("-o", "--output", required=True)
     profs.set_defaults(func=cmd_profiles)
+
+    perc = sub.add_parser("perception", help="resident survey shares beside recorded crime for every area "
+                                            "(published aggregates only)")
+    perc.add_argument("--boundary", required=True, help="the ward layer the survey places respondents in")
+    perc.add_argument("--question", help="question id from the survey file (default: its first question)")
+    perc.add_argument("--survey", help="survey layer name (default: the first loaded)")
+    perc.add_argument("--wave", help="survey wave (default: the latest)")
+    perc.add_argument("--layer", help="crime layer (default: the one with the most records)")
+    perc.add_argument("--period", help="crime period YYYY-MM:YYYY-MM (default: the layer's latest 12 months)")
+    perc.add_argument("--format", required=True, choices=["csv", "xlsx", "json"])
+    perc.add_argument("-o", "--output", required=True)
+    perc.set_defaults(func=cmd_perception)
 
     conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
     conf.set_defaults(func=cmd_settings)

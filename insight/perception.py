@@ -131,6 +131,46 @@ def read_surveys(engine: Engine, specs: Iterable[LayerSpec], summaries: Iterable
     return out
 
 
+def results_for(
+    places: Places, surveys: Iterable[SurveyData], boundary: str, **options: object
+) -> list[PerceptionResult]:
+    """Every question of every survey whose respondents are placed in ``boundary``'s areas (options as :func:`perception`)."""
+    codes = places.boundary(boundary).areas["code"]
+    return [
+        perception(places, survey, q.id, boundary, **options)
+        for survey in surveys if area_column(survey.respondents, codes) is not None
+        for q in survey.spec.questions
+    ]
+
+
+TABLE_COLUMNS = (
+    "area_code", "area_name", "published", "suppression_reason", "share", "ci_low", "ci_high", "n", "n_eff",
+    "model_share", "model_ci_low", "model_ci_high", "count", "residents", "rate", "rate_ci_low", "rate_ci_high",
+    "perception", "crime_vs_borough", "classification", "gap", "wave_from", "change", "change_ci_low",
+    "change_ci_high", "significant", "verdict",
+)
+
+
+def perception_table(result: PerceptionResult) -> pd.DataFrame:
+    """The published per-area table for export (aggregates only), with the borough as the last row.
+
+    ``attrs`` carry what the columns mean, for the export's 'About' sheet.
+    """
+    areas = result.areas[[c for c in TABLE_COLUMNS if c in result.areas]]
+    borough = pd.DataFrame([{k: v for k, v in result.borough.items() if k in areas.columns}])
+    table = pd.concat([areas, borough], ignore_index=True)
+    table.insert(2, "question", result.question.id)
+    table.insert(3, "wave", result.wave)
+    table.attrs.update(
+        title=result.title, illustrative=result.survey.illustrative, survey=result.survey.title,
+        question=result.question.text, reported=result.question.reported_label, boundary=result.boundary,
+        crime_measure=result.crime_label, crime_period=result.crime_period, crime_source=result.crime_source,
+        rates="per 1,000 residents per year", shares="fractions from 0 to 1; withheld values are blank",
+        method=result.method, rule=result.rule, notes=" ".join(result.notes),
+    )
+    return table
+
+
 def area_column(respondents: pd.DataFrame, codes: Iterable[str]) -> str | None:
     """``ward_code`` when most respondents' ward codes are areas of the boundary layer, else None.
 
@@ -203,7 +243,7 @@ def perception(
     column = area_column(survey.respondents, data.areas["code"])
     if column is None:
         raise ConfigError(
-            f"respondents of '{survey.title}' are placed by ward and LSOA codes, and neither matches the areas of "
+            f"respondents of '{survey.title}' are placed by ward code, and those codes are not areas of "
             f"{data.meta.title}: choose the ward layer of the survey's vintage"
         )
     waves = sorted(set(survey.respondents["wave"].dropna().astype(str)))

@@ -79,3 +79,47 @@ def test_unreachable_database_is_a_clear_error(capsys) -> None:
 def test_unsupported_database_url(capsys) -> None:
     code = main(["--database-url", "mysql://x@localhost/db", "layers"])
     assert code == 2 and "unsupported database URL" in capsys.readouterr().err
+
+
+def test_survey_import_then_perception_table_and_profile_rows(store, capsys, tmp_path: Path) -> None:
+    import csv
+
+    import pandas as pd
+
+    code, _, err = _run(store, capsys, "load-sample", "--only", "borough", "wards_2022", "lsoa_2021",
+                        "lookup_lsoa21_ward2022", "census2021_population", "crime_2024_04")
+    assert code == 0, err
+    code, out, _ = _run(store, capsys, "perception", "--boundary", "wards_2022", "--format", "csv",
+                        "-o", str(tmp_path / "none.csv"))
+    assert code == 2 and not (tmp_path / "none.csv").exists()
+    raw_file = DATA_DIR / "surveys" / "resident_perception_illustrative.csv"
+    code, out, err = _run(store, capsys, "import", str(raw_file), "--layer", "resident_survey_illustrative")
+    assert code == 0, err
+    assert "4000 rows stored" in out.replace(",", "")
+    out_file = tmp_path / "asb.csv"
+    code, out, err = _run(store, capsys, "perception", "--boundary", "wards_2022", "--question", "worried_asb",
+                          "--format", "csv", "-o", str(out_file))
+    assert code == 0, err
+    assert "ILLUSTRATIVE" in out and "areas published" in out
+    rows = list(csv.DictReader(out_file.open(encoding="utf-8")))
+    assert len(rows) == 25 and rows[-1]["area_code"] == "E09000003"
+    raw = pd.read_csv(raw_file, dtype=str)
+    raw = raw[(raw["wave"] == "2026") & raw["worried_asb"].isin(["1", "2", "3", "4"])]
+    for row in rows[:-1]:
+        mine = raw[raw["ward_code"] == row["area_code"]]
+        if row["published"] == "True":
+            w = mine["weight"].astype(float)
+            expected = (w * mine["worried_asb"].isin(["3", "4"])).sum() / w.sum()
+            assert float(row["share"]) == pytest.approx(expected) and len(mine) >= 30
+        else:
+            assert row["share"] == "" and row["n"] == ""
+    assert not any("ILL-RPS-" in line for line in out_file.read_text(encoding="utf-8").splitlines())
+    code, out, err = _run(store, capsys, "perception", "--boundary", "borough", "--format", "csv",
+                          "-o", str(tmp_path / "b.csv"))
+    assert code == 2 and "not areas of" in err
+    profile_file = tmp_path / "burnt_oak.csv"
+    code, out, err = _run(store, capsys, "profile", "--boundary", "wards_2022", "--area", "Burnt Oak",
+                          "--format", "csv", "-o", str(profile_file))
+    assert code == 0, err
+    metrics = {r["metric"] for r in csv.DictReader(profile_file.open(encoding="utf-8"))}
+    assert {"perception:worried_asb:share", "perception:safe_after_dark:rate"} <= metrics

@@ -151,7 +151,7 @@ def test_profile_rows_export_the_area_and_borough_side_by_side(places, survey) -
 
 
 def test_refuses_boundaries_questions_and_waves_it_cannot_serve(places, survey) -> None:  # noqa: ANN001
-    with pytest.raises(ConfigError, match="neither matches"):
+    with pytest.raises(ConfigError, match="not areas of"):
         perception(places, survey, "safe_after_dark", "town_centres")
     with pytest.raises(ConfigError, match="no question 'nope'"):
         perception(places, survey, "nope", "wards_2022")

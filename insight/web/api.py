@@ -119,11 +119,8 @@ class AppContext:
 
     def perception_results(self, boundary: str, **kw) -> list:  # noqa: ANN003
         """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
-        out = []
-        for option in self.perception_options(boundary):
-            _, survey, question = option["value"].split(":")
-            out.append(self.perception(boundary, question, survey=survey, **kw))
-        return out
+        return [self.perception(boundary, o["value"].split(":")[2], survey=o["value"].split(":")[1], **kw)
+                for o in self.perception_options(boundary)]
 
     def with_surveys(self, result, *, crime_layer: str | None = None,
                      period: tuple[int, int] | None = None):  # noqa: ANN001, ANN201 - Profile in and out
@@ -143,8 +140,9 @@ class AppContext:
 
 def perception_json(result) -> dict:  # noqa: ANN001 - insight.perception.PerceptionResult
     """The published perception table as JSON: aggregates only, withheld values as null."""
-    columns = [c for c in PERCEPTION_COLUMNS if c in result.areas]
-    areas = result.areas[columns]
+    from insight.perception import TABLE_COLUMNS
+
+    areas = result.areas[[c for c in TABLE_COLUMNS if c in result.areas]]
     return {
         "title": result.title, "illustrative": result.survey.illustrative, "survey": result.survey.layer.name,
         "survey_title": result.survey.title, "question": result.question.id, "question_text": result.question.text,
@@ -154,14 +152,6 @@ def perception_json(result) -> dict:  # noqa: ANN001 - insight.perception.Percep
         "borough": result.borough,
         "areas": areas.astype(object).where(areas.notna(), None).to_dict("records"),
     }
-
-
-PERCEPTION_COLUMNS = (
-    "area_code", "area_name", "published", "suppression_reason", "share", "ci_low", "ci_high", "n", "n_eff",
-    "model_share", "model_ci_low", "model_ci_high", "count", "residents", "rate", "rate_ci_low", "rate_ci_high",
-    "perception", "crime_vs_borough", "classification", "gap", "wave_from", "change", "change_ci_low",
-    "change_ci_high", "significant", "verdict",
-)
 
 
 def _error(status: int, message: str) -> Response:
