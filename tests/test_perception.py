@@ -261,6 +261,10 @@ def test_map_shading_callback_colours_wards_by_class(web_app) -> None:  # noqa: 
     assert "ILLUSTRATIVE" in text and "not enough responses to say" in text
     assert "feels less safe than its recorded crime suggests" in text
     assert "95% interval" in str(table)
+    with web_app.server.test_request_context():
+        chosen = render({"boundary": "wards_2022", "area": WARD, "layers": [],
+                         "metric": "perception:resident_survey_illustrative:safe_after_dark"}, None)
+    assert "ILLUSTRATIVE survey: Burnt Oak, wave 2026" in str(chosen[8])
 
 
 @pytest.mark.browser

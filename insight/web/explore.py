@@ -215,7 +215,8 @@ def _legend(shade: views.Shading) -> list:
             html.P(f"Source: {shade.source}. Method: {shade.method}.", className="muted")]
 
 
-def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, int] | None) -> list:
+def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, int] | None,
+           metric: str = "") -> list:
     if not area:
         return [html.H2("No area chosen"), html.P("Select an area on the map or in 'Focus on one area' to see "
                                                    "its figures against the borough.")]
@@ -235,6 +236,7 @@ def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, i
         html.H2(result.name),
         html.P(f"{result.boundary.meta.title} ({result.boundary.meta.vintage})", className="muted"),
         html.Dl(rows),
+        *_perception_note(boundary, area, metric, period),
         html.P(html.A("Full profile of this area", href=f"/area/{boundary}/{result.code}?{query}")),
         html.P(["Download: "] + [html.A(fmt.upper(), href=f"{base}.{fmt}?{query}") for fmt in ("csv", "xlsx", "html")],
                className="exports"),
@@ -246,6 +248,20 @@ def _shown(shade: views.Shading, code: str) -> str:
     if shade.display is not None:
         return shade.display.get(code, "—")
     return "—" if shade.values.get(code) is None else views._format(shade.values[code], shade.unit)
+
+
+def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, int] | None) -> list:
+    """When the map is shaded by a survey question, the chosen area's reading of it, in words."""
+    if not metric.startswith("perception:"):
+        return []
+    from insight.perception import summary_sentence
+
+    _, survey, question = (metric.split(":") + ["", ""])[:3]
+    try:
+        result = context().perception(boundary, question, survey=survey, period=period)
+        return [html.P(summary_sentence(result, area), className="perception-verdict")]
+    except InsightError:
+        return []
 
 
 def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:  # noqa: ANN003
@@ -357,7 +373,7 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
     shape = {"type": "FeatureCollection", "features": []}
     if polygon is not None:
         shape["features"].append({"type": "Feature", "properties": {}, "geometry": polygon.__geo_interface__})
-    panel = _drawn_panel(places, polygon, period) if polygon is not None else _panel(places, boundary, area, period)
+    panel = _drawn_panel(places, polygon, period) if polygon is not None else _panel(places, boundary, area, period, shade_metric)
     area_options, metric_options, category_options = _options(places, boundary, layers)
     as_options = lambda options, chosen: [  # noqa: E731
         html.Option(o["label"], value=o["value"], selected=o["value"] in chosen) for o in options]
