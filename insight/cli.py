@@ -135,9 +135,7 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.web import create_app
-
-    from insight.web import CONTEXT_KEY
+    from insight.web import CONTEXT_KEY, create_app
 
     app = create_app(settings)
     print("reading the layers into memory…", flush=True)

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, text
+from werkzeug.serving import make_server
 
 from insight import auth, versions
 from insight.cli_partner import add_commands
@@ -16,7 +19,7 @@ from insight.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.partner_settings import PartnerSettings, load_partner_settings
 from insight.store.models import Base, User
-from tests.conftest import DATA_DIR, FIXTURES, LAYERS_DIR
+from tests.conftest import DATA_DIR, FIXTURES, LAYERS_DIR, open_store
 
 VENUES_CSV = FIXTURES / "partner" / "venues.csv"
 ORUK = FIXTURES / "oruk"
@@ -94,3 +97,17 @@ def run_cli(store, capsys, *argv: str) -> str:  # noqa: ANN001 - conftest Store,
     args = parser.parse_args(list(argv))
     assert args.func(args, store.settings) == 0
     return capsys.readouterr().out
+
+
+def serve_world(tmp_dir: Path, make_app: Callable) -> Iterator[tuple[str, object]]:
+    """A SpatiaLite store with the partner world (borough and wards loaded), served on loopback: (url, world)."""
+    store = open_store("spatialite", tmp_dir)
+    world = make_world(store.engine, boundaries=("borough", "wards_2022"))
+    server = make_server("127.0.0.1", 0, make_app(store), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", world
+    finally:
+        server.shutdown()
+        store.close()

@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from insight import audit, auth, uploads, versions
 from insight.web import partner
 from insight.web.api import AppContext
-from tests.conftest import open_store
-from tests.partner_fixtures import PASSWORD, VENUES_CSV, fingerprint, make_world, settings
+from tests.partner_fixtures import (
+    PASSWORD,
+    VENUES_CSV,
+    fingerprint,
+    make_world,
+    serve_world,
+    settings,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -272,16 +276,7 @@ def test_scripts_upload_with_a_token_and_revoked_tokens_stop_working(store) -> N
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
-    store = open_store("spatialite", tmp_path_factory.mktemp("partner-web"))
-    world = make_world(store.engine, boundaries=("borough", "wards_2022"))
-    server = make_server("127.0.0.1", 0, _app(store), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", world
-    finally:
-        server.shutdown()
-        store.close()
+    yield from serve_world(tmp_path_factory.mktemp("partner-web"), _app)
 
 
 @pytest.fixture(scope="module")

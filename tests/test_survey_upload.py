@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from insight import auth, survey_uploads
 from insight.errors import ConfigError, LoadError
 from insight.ingest import load_specs_into
 from insight.layers import load_specs
-from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
-from tests.partner_fixtures import PASSWORD, fingerprint, make_world, settings
+from tests.conftest import DATA_DIR, LAYERS_DIR
+from tests.partner_fixtures import (
+    PASSWORD,
+    fingerprint,
+    make_world,
+    serve_world,
+    settings,
+)
 from tests.test_partner_web import _app, _csrf, _sign_in
 
 LAYER = "resident_survey_illustrative"
@@ -229,7 +233,6 @@ def test_the_preview_shows_counts_only_and_small_ward_counts_as_fewer_than_5(sto
 
 
 def test_commit_replaces_the_layer_and_restore_brings_an_earlier_version_back(store, world) -> None:  # noqa: ANN001
-    spec = _spec()
     load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
                     echo=lambda _: None)
     assert _respondents(store.engine) == len(ROWS)
@@ -317,16 +320,7 @@ def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, wor
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
-    store = open_store("spatialite", tmp_path_factory.mktemp("survey-web"))
-    world = make_world(store.engine, boundaries=("borough", "wards_2022"))
-    server = make_server("127.0.0.1", 0, _app(store), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", world
-    finally:
-        server.shutdown()
-        store.close()
+    yield from serve_world(tmp_path_factory.mktemp("survey-web"), _app)
 
 
 @pytest.mark.browser

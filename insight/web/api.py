@@ -5,7 +5,6 @@ message; an unknown layer or area gets a 404; a store that cannot be reached, a 
 """
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import threading

@@ -250,17 +250,13 @@ def upload() -> Response:
         if file is None or not file.filename:
             errors["file"] = "Choose a file to upload"
         if not errors:
-            content = file.read(_settings().upload_max_bytes + 1)
-            try:
-                upload_id, _ = uploads.stage_upload(_engine(), content, filename=file.filename, layer=chosen,
-                                                    actor=g.user, settings=_settings(), ip=_ip())
-            except LoadError as exc:
-                errors["file"] = f"The file {exc.source} was not accepted"
-                refusal = uploads.refusal_issues(exc)
-            except ConfigError as exc:
-                errors["file"] = str(exc)
-            else:
-                return redirect(url_for("partner.upload_report", upload_id=upload_id), code=303)
+            sent, message, refusal = _stage_file(
+                file, "partner.upload_report", "",
+                lambda content, name: uploads.stage_upload(_engine(), content, filename=name, layer=chosen,
+                                                           actor=g.user, settings=_settings(), ip=_ip())[0])
+            if sent is not None:
+                return sent
+            errors["file"] = message or ""
     return _page("partner/upload.html", 422 if errors else 200, layers=layers, errors=errors, chosen=chosen,
                  refusal=refusal, limits=_settings())
 
@@ -268,6 +264,22 @@ def upload() -> Response:
 def _not_a_survey(upload_id: int) -> None:
     if survey_uploads.is_survey_upload(_engine(), upload_id):
         raise NotFoundError(f"upload {upload_id} is a survey file: open it from the survey files page")
+
+
+def _stage_file(file: Any, report: str, refused: str,
+                stage: Callable[[bytes, str], int]) -> tuple[Response | None, str | None, list[Any]]:
+    """Read an uploaded file (one byte over the limit, so too large is caught) and stage it.
+
+    Returns the redirect to its report, or the form's error message and the refusal table rows.
+    """
+    content = file.read(_settings().upload_max_bytes + 1)
+    try:
+        upload_id = stage(content, file.filename)
+    except LoadError as exc:
+        return None, f"The file {exc.source} was not accepted{refused}", uploads.refusal_issues(exc)
+    except ConfigError as exc:
+        return None, str(exc), []
+    return redirect(url_for(report, upload_id=upload_id), code=303), None, []
 
 
 @bp.get("/uploads/<int:upload_id>")
@@ -336,17 +348,13 @@ def surveys() -> Response:
         if file is None or not file.filename:
             errors["file"] = "Choose a survey file (CSV) to upload"
         if not errors:
-            content = file.read(_settings().upload_max_bytes + 1)
-            try:
-                upload_id, _ = survey_uploads.stage_survey(_engine(), content, filename=file.filename, spec=spec,
-                                                           actor=g.user, settings=_settings(), ip=_ip())
-            except LoadError as exc:
-                errors["file"] = f"The file {exc.source} was not accepted: nothing was saved"
-                refusal = uploads.refusal_issues(exc)
-            except ConfigError as exc:
-                errors["file"] = str(exc)
-            else:
-                return redirect(url_for("partner.survey_report", upload_id=upload_id), code=303)
+            sent, message, refusal = _stage_file(
+                file, "partner.survey_report", ": nothing was saved",
+                lambda content, name: survey_uploads.stage_survey(_engine(), content, filename=name, spec=spec,
+                                                                  actor=g.user, settings=_settings(), ip=_ip())[0])
+            if sent is not None:
+                return sent
+            errors["file"] = message or ""
     with _engine().connect() as conn:
         stored = {s.name: survey_uploads.stored_survey(conn, s.name) for s in specs}
     last = {s.name: survey_uploads.last_upload(_engine(), s.name, actor=g.user) for s in specs}
