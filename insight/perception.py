@@ -29,6 +29,7 @@ from insight.survey import (
     area_estimates,
     load_survey,
     perception_vs_crime,
+    published_results,
     recorded_rates,
     respondents_frame,
     wave_change,
@@ -129,6 +130,27 @@ def read_surveys(engine: Engine, specs: Iterable[LayerSpec], summaries: Iterable
         respondents = respondents_frame(read_features(engine, spec.name), questions=[q.id for q in survey.questions])
         out.append(SurveyData(layer=loaded[spec.name], spec=survey, respondents=respondents))
     return out
+
+
+def benchmark_layer(question: Question) -> tuple[str, str] | None:
+    """(layer, indicator) of the published results a question names as its benchmark, if any."""
+    if not question.benchmark or ":" not in question.benchmark:
+        return None
+    layer, _, indicator = question.benchmark.partition(":")
+    return layer, indicator
+
+
+def benchmark_rows(values: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """A question's published benchmark (e.g. the real MOPAC PAS 2016 results) as area, period and share rows.
+
+    ``values`` are the benchmark layer's indicator values (``read_indicator_values``);
+    an empty frame when the question names no benchmark or the layer lacks it.
+    """
+    columns = ["area_code", "area_name", "period", "share"]
+    named = benchmark_layer(question)
+    if named is None or values.empty or named[1] not in set(values["indicator"]):
+        return pd.DataFrame(columns=columns)
+    return published_results(values, indicator=named[1])[columns]
 
 
 def results_for(
@@ -270,8 +292,8 @@ def perception(
     total = table[(table["wave"] == wave) & table["is_total"]].iloc[0]
     borough_rate = recorded_rates(pd.DataFrame({"count": [borough["count"]], "population": [borough["residents"]]}),
                                   population="population", years=years).iloc[0]
-    merged = latest.merge(rates.drop(columns=[c for c in covariates if c != "log_rate"] + ["log_rate"]),
-                          on="area_code", how="left")
+    recorded = ["area_code", "count", "residents", "rate", "rate_ci_low", "rate_ci_high"]
+    merged = latest.merge(rates[recorded], on="area_code", how="left")
     labels = labels_for(question)
     borough_share = total["share"] if total["published"] else np.nan
     gaps = perception_vs_crime(merged, borough_share=float(borough_share), borough_rate=float(borough_rate["rate"]),

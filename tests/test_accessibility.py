@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web_support import AREA_LAYERS, close_app, loaded_app, serve
+from tests.web_support import SURVEY_LAYERS, close_app, loaded_app, serve
 
 WARD = "E05013630"
 BLOCKING = ("serious", "critical")
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app = loaded_app(tmp_path_factory.mktemp("a11y"), AREA_LAYERS | {"resident_survey_illustrative"})
+    app = loaded_app(tmp_path_factory.mktemp("a11y"), SURVEY_LAYERS)
     yield from serve(app)
     close_app(app)
 

@@ -32,7 +32,7 @@ from insight.profiles import layer_table, profile
 from insight.store import layer_summaries
 from insight.survey import DisclosureRules
 from tests.conftest import DATA_DIR, LAYERS_DIR
-from tests.web_support import AREA_LAYERS, app_places, close_app, loaded_app, serve
+from tests.web_support import SURVEY_LAYERS, app_places, close_app, loaded_app, serve
 
 RAW = DATA_DIR / "surveys" / "resident_perception_illustrative.csv"
 WARD = "E05013630"  # Burnt Oak
@@ -189,7 +189,7 @@ def test_no_published_ward_figure_rests_on_a_small_count(places, survey, raw, fr
 
 @pytest.fixture(scope="module")
 def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    app = loaded_app(tmp_path_factory.mktemp("perception"), AREA_LAYERS | {"resident_survey_illustrative"})
+    app = loaded_app(tmp_path_factory.mktemp("perception"), SURVEY_LAYERS)
     yield app
     close_app(app)
 
@@ -281,7 +281,26 @@ def test_area_page_shows_both_side_by_side_and_the_scatter(web_app, page) -> Non
         points = page.locator("#perception-chart-0 .scatterlayer .point").count()
         published = page.locator("#perception-chart-0-table tbody tr").count()
         assert published == 24 and points >= 10
+        benchmark = page.locator("#benchmark-table-0 tbody tr")
+        assert benchmark.count() == 4 and "Barnet - Colindale" in page.locator("#benchmark-table-0").text_content()
         page.goto(f"{url}/?metric=perception:resident_survey_illustrative:worried_asb")
         page.wait_for_selector("#legend li")
         assert "ASB" in page.locator("#legend").inner_text()
         assert page.locator("#metric").input_value() == "perception:resident_survey_illustrative:worried_asb"
+
+
+def test_the_real_pas_2016_results_show_beside_each_question(client) -> None:  # noqa: ANN001
+    """The four Barnet police neighbourhoods' real MOPAC PAS 2016 shares, read from the CSV text here."""
+    rows = list(csv.reader((DATA_DIR / "indicators" / "mopac_pas_2016_neighbourhood.csv").read_text(
+        encoding="utf-8").splitlines()))
+    header, data = rows[0], rows[2:]
+    for question, column in (("worried_asb", "Are you worried about ASB in this area?"),
+                             ("safe_after_dark", "How safe do you feel walking alone in this area after dark?")):
+        benchmark = client.get(f"/api/perception/wards_2022.json?question={question}").get_json()["benchmark"]
+        assert benchmark["source"] == "MOPAC Public Attitude Survey 2016 (neighbourhoods)"
+        got = {a["area_name"]: a["share"] for a in benchmark["areas"]}
+        index = header.index(column)
+        assert got == pytest.approx({r[0]: float(r[index]) / 100 for r in data})
+        assert len(got) == 4
+    page = client.get(f"/api/profile/wards_2022/{WARD}.json")
+    assert page.status_code == 200

@@ -21,6 +21,7 @@ CHROMIUM_ARGS = [
 ]
 AREA_LAYERS = {"borough", "wards_2022", "town_centres", "lsoa_2021", "lookup_lsoa21_ward2022", "lookup_lsoa11_lsoa21",
                "census2021_population", "imd2019", "schools", "vcfs_organisations", "crime_2024_04"}
+SURVEY_LAYERS = AREA_LAYERS | {"resident_survey_illustrative", "mopac_pas_2016"}
 
 
 def loaded_app(tmp_dir: Path, layers: set[str]):  # noqa: ANN201 - a Dash app

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
+import pandas as pd
 from flask import Flask, Response, jsonify, request, send_file
 
 from insight.config import Settings
@@ -115,6 +116,21 @@ class AppContext:
             self._perception[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
                                                period=period, wave=wave)
         return self._perception[key]
+
+    def benchmark(self, question) -> tuple:  # noqa: ANN001 - Question in, (LayerSummary | None, DataFrame) out
+        """The published results a survey question names as its benchmark (public indicator values) and their layer."""
+        from insight.perception import benchmark_layer, benchmark_rows
+        from insight.store import read_indicator_values
+
+        named = benchmark_layer(question)
+        places = self.places()
+        if named is None or named[0] not in places.layers:
+            return None, benchmark_rows(pd.DataFrame(), question)
+        key = ("benchmark", named[0])
+        if key not in self._perception:
+            self._perception[key] = read_indicator_values(self.engine, named[0])
+        found = benchmark_rows(self._perception[key], question)
+        return (places.layers[named[0]] if len(found) else None), found
 
     def perception_results(self, boundary: str, **kw) -> list:  # noqa: ANN003
         """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
@@ -334,7 +350,13 @@ def register(server: Flask, context: AppContext) -> None:
             crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
             wave=checked_name(args.get("wave"), "wave"),
         )
-        return jsonify(perception_json(result))
+        body = perception_json(result)
+        layer, found = context.benchmark(result.question)
+        body["benchmark"] = {
+            "source": layer.title if layer else None, "licence": layer.licence if layer else None,
+            "areas": found.astype(object).where(found.notna(), None).to_dict("records"),
+        }
+        return jsonify(body)
 
     @server.get("/api/search.json")
     @guarded

@@ -518,6 +518,23 @@ def perception_scatter(pr, code: str, chart_id: str) -> html.Section:  # noqa: A
     return _chart(chart_id, f"All areas: {pr.question.reported_label} against {pr.crime_label}", summary, fig, table)
 
 
+def benchmark_table(pr, k: int) -> html.Details | None:  # noqa: ANN001 - PerceptionResult
+    """The real published results the question is matched to (e.g. MOPAC PAS 2016), for comparison."""
+    from insight.web import context
+
+    layer, found = context().benchmark(pr.question)
+    if layer is None:
+        return None
+    rows = ([r.area_name, str(r.period), _share(r.share)] for r in found.itertuples())
+    return html.Details([
+        html.Summary(f"Real published results for comparison: {layer.title}"),
+        html.P(f"The same question asked by {layer.publisher} ({layer.licence}). Real figures, for the areas "
+               "that source publishes; they are not the survey above."),
+        _table(f"{layer.title}: {pr.question.reported_label}", ["Area", "Year", "Share"], rows,
+               table_id=f"benchmark-table-{k}"),
+    ], className="benchmark")
+
+
 def perception_section(result: Profile, results: list, problem: str | None) -> html.Section | None:
     """Residents' perceptions beside recorded crime: this area and the borough side by side, then all areas."""
     from insight.perception import summary_sentence
@@ -535,7 +552,7 @@ def perception_section(result: Profile, results: list, problem: str | None) -> h
                f"Recorded rates: {first.crime_source}, {first.crime_period}."),
         *[html.P(n, className="muted") for n in first.notes if not n.startswith("ILLUSTRATIVE")],
     ]
-    for k, pr in enumerate(results):
+    for k, pr in enumerate(r for r in results if result.code in set(r.areas["area_code"])):
         row = pr.row(result.code)
         b = pr.borough
         head = ["Area", "Share", "95% interval", "Small-area estimate", "Respondents", "Rate per 1,000 a year",
@@ -563,6 +580,7 @@ def perception_section(result: Profile, results: list, problem: str | None) -> h
                                  "Newcombe interval; across wards the p-values are adjusted for testing many areas "
                                  "at once (Benjamini-Hochberg), so a ward is only flagged when the change is more "
                                  "than sampling noise.")]),
+            benchmark_table(pr, k),
             perception_scatter(pr, result.code, f"perception-chart-{k}"),
         ]
     return _section("perception", "Resident perception and recorded crime" +
