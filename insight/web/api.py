@@ -34,7 +34,7 @@ class AppContext:
         self._signature = None
         self._checked = 0.0
         self._surveys = None
-        self._perception: dict = {}
+        self._derived: dict = {}
 
     @cached_property
     def engine(self):  # noqa: ANN201 - SQLAlchemy Engine
@@ -65,7 +65,7 @@ class AppContext:
                 if signature != self._signature:
                     self._places = load_places(self.engine)
                     self._signature = signature
-                    self._surveys, self._perception = None, {}
+                    self._surveys, self._derived = None, {}
                 self._checked = now
             return self._places
 
@@ -92,7 +92,7 @@ class AppContext:
             return []
         codes = places.boundary(boundary).areas["code"]
         return [
-            {"value": f"perception:{survey.layer.name}:{q.id}",
+            {"value": perception_metric(survey.layer.name, q.id),
              "label": f"Resident perception{' (ILLUSTRATIVE)' if survey.illustrative else ''}: {q.reported_label} "
                       f"({q.id.replace('_', ' ')}) against recorded crime"}
             for survey in self.surveys() if area_column(survey.respondents, codes) is not None
@@ -112,10 +112,10 @@ class AppContext:
             raise NotFoundError(f"no survey layer '{survey}' (surveys: {', '.join(s.layer.name for s in surveys)})")
         places = self.places()
         key = (chosen.layer.name, boundary, question, crime_layer, period, wave)
-        if key not in self._perception:
-            self._perception[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
+        if key not in self._derived:
+            self._derived[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
                                                period=period, wave=wave)
-        return self._perception[key]
+        return self._derived[key]
 
     def benchmark(self, question) -> tuple:  # noqa: ANN001 - Question in, (LayerSummary | None, DataFrame) out
         """The published results a survey question names as its benchmark (public indicator values) and their layer."""
@@ -127,15 +127,15 @@ class AppContext:
         if named is None or named[0] not in places.layers:
             return None, benchmark_rows(pd.DataFrame(), question)
         key = ("benchmark", named[0])
-        if key not in self._perception:
-            self._perception[key] = read_indicator_values(self.engine, named[0])
-        found = benchmark_rows(self._perception[key], question)
+        if key not in self._derived:
+            self._derived[key] = read_indicator_values(self.engine, named[0])
+        found = benchmark_rows(self._derived[key], question)
         return (places.layers[named[0]] if len(found) else None), found
 
     def perception_results(self, boundary: str, **kw) -> list:  # noqa: ANN003
         """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
-        return [self.perception(boundary, o["value"].split(":")[2], survey=o["value"].split(":")[1], **kw)
-                for o in self.perception_options(boundary)]
+        chosen = [parse_perception_metric(o["value"]) for o in self.perception_options(boundary)]
+        return [self.perception(boundary, question, survey=survey, **kw) for survey, question in chosen]
 
     def with_surveys(self, result, *, crime_layer: str | None = None,
                      period: tuple[int, int] | None = None):  # noqa: ANN001, ANN201 - Profile in and out
@@ -151,6 +151,22 @@ class AppContext:
         except InsightError as exc:
             return replace(result, notes=[*result.notes, f"Resident perception figures are not shown: {exc}"])
         return with_perception(result, found)
+
+
+PERCEPTION_METRIC = "perception:"
+
+
+def perception_metric(survey: str, question: str) -> str:
+    """The map's shading choice for a survey question: 'perception:SURVEY_LAYER:QUESTION'."""
+    return f"{PERCEPTION_METRIC}{survey}:{question}"
+
+
+def parse_perception_metric(value: str) -> tuple[str, str] | None:
+    """(survey layer, question) from a shading choice made by :func:`perception_metric`; None for other figures."""
+    if not value.startswith(PERCEPTION_METRIC):
+        return None
+    survey, _, question = value[len(PERCEPTION_METRIC):].partition(":")
+    return survey, question
 
 
 def perception_json(result) -> dict:  # noqa: ANN001 - insight.perception.PerceptionResult
@@ -344,7 +360,7 @@ def register(server: Flask, context: AppContext) -> None:
         options = context.perception_options(boundary)
         if not options:
             raise NotFoundError(f"no loaded survey places its respondents in the areas of '{boundary}'")
-        question = checked_name(args.get("question"), "question") or options[0]["value"].split(":")[2]
+        question = checked_name(args.get("question"), "question") or parse_perception_metric(options[0]["value"])[1]
         result = context.perception(
             boundary, question, survey=checked_name(args.get("survey"), "survey"),
             crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),

@@ -16,6 +16,7 @@ from insight.layers import ASSET_KINDS
 from insight.places import Places, month_label, month_number
 from insight.profiles import ASSET_KIND_LABELS, period_query, profile
 from insight.web import context, current_places, places_or_message
+from insight.web.api import parse_perception_metric
 
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
@@ -252,11 +253,12 @@ def _shown(shade: views.Shading, code: str) -> str:
 
 def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, int] | None) -> list:
     """When the map is shaded by a survey question, the chosen area's reading of it, in words."""
-    if not metric.startswith("perception:"):
+    chosen = parse_perception_metric(metric)
+    if chosen is None:
         return []
     from insight.perception import summary_sentence
 
-    _, survey, question = (metric.split(":") + ["", ""])[:3]
+    survey, question = chosen
     try:
         result = context().perception(boundary, question, survey=survey, period=period)
         return [html.P(summary_sentence(result, area), className="perception-verdict")]
@@ -266,8 +268,9 @@ def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, i
 
 def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:  # noqa: ANN003
     """Shading by a figure of the snapshot, or by a survey question's perception-against-crime classes."""
-    if metric.startswith("perception:"):
-        _, survey, question = (metric.split(":") + ["", ""])[:3]
+    chosen = parse_perception_metric(metric)
+    if chosen is not None:
+        survey, question = chosen
         return views.perception_shading(context().perception(boundary, question, survey=survey,
                                                                period=kw.get("period")))
     return views.shading(places, boundary, metric, **kw)
