@@ -1,4 +1,4 @@
-"""Join-and-count benchmark: insight.joins against plain geopandas and a bare shapely loop.
+"""Join-and-count benchmark: insight.geo.joins against plain geopandas and a bare shapely loop.
 
 Each method runs in its own process on the same points and areas (median of 3 runs),
 so peak memory is that method's own. Points are uniform random in the areas' bounding
@@ -49,7 +49,7 @@ def _load(case: str, n: int):  # noqa: ANN202
 
 def _run(method: str, areas, code: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # noqa: ANN001
     if method == "insight":
-        from insight.joins import assign_points, count_by_area
+        from insight.geo.joins import assign_points, count_by_area
 
         return count_by_area(assign_points(x, y, areas.geometry), len(areas))
     if method == "geopandas_sjoin":

@@ -40,10 +40,10 @@ def main() -> None:
     import geopandas as gpd
 
     from insight.config import load_settings
-    from insight.ingest import load_specs_into
+    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
-    from insight.places import load_places
-    from insight.profiles import layer_table, parse_period, profile
+    from insight.analysis.places import load_places
+    from insight.analysis.profiles import layer_table, parse_period, profile
     from insight.store import make_engine
     from insight.store.migrate import upgrade
 

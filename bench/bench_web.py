@@ -36,7 +36,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from insight.config import load_settings
-    from insight.ingest import load_specs_into
+    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
     from insight.store import make_engine
     from insight.store.migrate import upgrade

@@ -94,7 +94,7 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
 @pytest.fixture(scope="session", params=BACKENDS)
 def sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """Each back end with the whole sample loaded once, through the CLI's code path. Read-only."""
-    from insight.ingest import load_specs_into
+    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
 
     s = open_store(request.param, tmp_path_factory.mktemp(f"sample-{request.param}"))

@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, text
 from werkzeug.serving import make_server
 
-from insight import auth, versions
-from insight.cli_partner import add_commands
-from insight.ingest import load_specs_into
+from insight.partner import auth, versions
+from insight.cli.partner import add_commands
+from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.partner_settings import PartnerSettings, load_partner_settings
 from insight.store.models import Base, User

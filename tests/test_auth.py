@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, strategies as st
 from sqlalchemy import select
 
-from insight import audit, auth, uploads, versions
-from insight.auth import ANONYMOUS, LayerRef, PermissionDenied, Principal, RecordRef, can
+from insight.partner import audit, auth, uploads, versions
+from insight.partner.auth import ANONYMOUS, LayerRef, PermissionDenied, Principal, RecordRef, can
 from insight.errors import ConfigError, NotFoundError
 from insight.partner_settings import load_partner_settings
 from insight.store import make_engine

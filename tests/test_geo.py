@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from insight.geo import ewkt, inside_mask, to_metric, to_storage
+from insight.geo.crs import ewkt, inside_mask, to_metric, to_storage
 
 BOX = (-0.30, 51.55, -0.10, 51.65)
 coords = st.tuples(st.floats(-0.4, 0.0, allow_nan=False), st.floats(51.5, 51.7, allow_nan=False))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from insight.errors import LoadError
-from insight.ingest import load_layer
+from insight.sources.ingest import load_layer
 from insight.layers import load_specs
 from insight.store import read_features
 from insight.store.models import Area, AreaLookup, Feature, IndicatorValue, Layer

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from insight.joins import NO_AREA, assign_points, count_by_area, tag_points
+from insight.geo.joins import NO_AREA, assign_points, count_by_area, tag_points
 from tests.conftest import DATA_DIR
 
 

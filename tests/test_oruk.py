@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from insight import oruk, uploads, versions
-from insight.auth import PermissionDenied
+from insight.partner import oruk, uploads, versions
+from insight.partner.auth import PermissionDenied
 from tests.conftest import DATA_DIR
 from tests.partner_fixtures import ORUK, VENUES_CSV, fingerprint, make_world, settings, write
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from insight import audit, auth, uploads, versions
+from insight.partner import audit, auth, uploads, versions
 from insight.web import partner
 from insight.web.api import AppContext
 from tests.partner_fixtures import (

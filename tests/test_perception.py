@@ -1,8 +1,8 @@
 """Perception against recorded crime, from the stored (restricted) survey layer to the map, API, page and exports.
 
 Expected survey figures are worked out here from the raw respondent CSV with plain pandas
-(weighted shares, unweighted bases); expected crime rates from :func:`insight.profiles.layer_table`,
-a separate code path from the one :mod:`insight.perception` uses.
+(weighted shares, unweighted bases); expected crime rates from :func:`insight.analysis.profiles.layer_table`,
+a separate code path from the one :mod:`insight.analysis.perception` uses.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from insight.errors import ConfigError
 from insight.layers import load_specs
-from insight.perception import (
+from insight.analysis.perception import (
     SurveyData,
     perception,
     profile_rows,
@@ -27,10 +27,10 @@ from insight.perception import (
     summary_sentence,
     with_perception,
 )
-from insight.places import load_places
-from insight.profiles import layer_table, profile
+from insight.analysis.places import load_places
+from insight.analysis.profiles import layer_table, profile
 from insight.store import layer_summaries
-from insight.survey import DisclosureRules
+from insight.analysis.survey import DisclosureRules
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.web_support import SURVEY_LAYERS, app_places, close_app, loaded_app, serve
 

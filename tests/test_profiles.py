@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from shapely.geometry import box
 
-from insight.apportion import apportion, choose_weights
+from insight.geo.apportion import apportion, choose_weights
 from insight.cli import main
-from insight.export import FORMULA_START, export_profile, export_table, safe_text
-from insight.places import load_places
-from insight.profiles import drawn_boundary, layer_table, parse_period, profile
+from insight.analysis.export import FORMULA_START, export_profile, export_table, safe_text
+from insight.analysis.places import load_places
+from insight.analysis.profiles import drawn_boundary, layer_table, parse_period, profile
 from insight.store import read_features
 from tests.conftest import DATA_DIR, FIXTURES
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from insight.errors import ConfigError, LoadError
 from insight.layers import load_specs
 from insight.sources import get_loader
-from insight.survey import (
+from insight.analysis.survey import (
     DisclosureRules,
     GapLabels,
     Question,

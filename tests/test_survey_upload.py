@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from insight import auth, survey_uploads
+from insight.partner import auth, survey_uploads
 from insight.errors import ConfigError, LoadError
-from insight.ingest import load_specs_into
+from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.partner_fixtures import (

@@ -20,12 +20,12 @@ import shapely
 from hypothesis import given, settings as hsettings, strategies as st
 from sqlalchemy import func, select
 
-from insight import uploads, versions
-from insight.auth import PermissionDenied
+from insight.partner import uploads, versions
+from insight.partner.auth import PermissionDenied
 from insight.errors import ConfigError, LoadError, NotFoundError
-from insight.ingest import load_specs_into
+from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
-from insight.record_checks import (
+from insight.partner.record_checks import (
     GB_REGION,
     check_lonlat,
     formula_like,
@@ -36,7 +36,7 @@ from insight.record_checks import (
     parse_coordinate,
     to_metres,
 )
-from insight.safe_files import safe_member_path
+from insight.partner.safe_files import safe_member_path
 from insight.store.models import Feature, FeatureRevision, FeatureTag
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.partner_fixtures import ORUK, VENUES_CSV, fingerprint, make_world, run_cli, settings, write
@@ -174,7 +174,7 @@ def test_a_commit_that_fails_half_way_leaves_nothing_behind(world, monkeypatch, 
     def failing_retag(*args: object, **kwargs: object) -> int:
         raise RuntimeError("the disk filled up while tagging")
 
-    monkeypatch.setattr("insight.ingest.retag", failing_retag)
+    monkeypatch.setattr("insight.sources.ingest.retag", failing_retag)
     with pytest.raises(RuntimeError, match="disk filled up"):
         uploads.commit_check(world.engine, check, actor=world.users["partner"])
     assert fingerprint(world.engine) == before

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from insight.config import load_settings
-from insight.ingest import load_specs_into
+from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
@@ -122,7 +122,7 @@ def test_bad_url_parameters_give_a_readable_message(page, app_url: str) -> None:
 
 
 def test_popup_text_is_escaped(web_app) -> None:
-    from insight import views
+    from insight.analysis import views
 
     with web_app.server.test_request_context():
         from insight.web import context

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from insight.profiles import profile
+from insight.analysis.profiles import profile
 from insight.web.area import fmt
 from tests.web_support import AREA_LAYERS, app_places, close_app, loaded_app, serve
 

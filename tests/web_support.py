@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from insight.ingest import load_specs_into
+from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, Store, open_store
@@ -63,7 +63,7 @@ def chromium() -> Iterator:
         browser.close()
 
 
-def app_places(app):  # noqa: ANN001, ANN201 - insight.places.Places
+def app_places(app):  # noqa: ANN001, ANN201 - insight.analysis.places.Places
     """The snapshot the app serves, read the way its pages read it."""
     from insight.web import context
 

@@ -6,7 +6,7 @@ Output is the points kind of the loader contract: ``source_id`` (respondent id),
 ``answers`` = {question id: answer code}, and any other columns) and ``geometry``
 (EPSG:4326 when the file has coordinates, else None). Load it into a layer with
 ``sensitivity = "restricted"``: respondent rows never leave the server, only the
-aggregates of :mod:`insight.survey` do.
+aggregates of :mod:`insight.analysis.survey` do.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from insight.sources.geo import WGS84, parse_crs
 from insight.sources.points import coordinate_points, missing_note, month_values, points_frame
 
 if TYPE_CHECKING:
-    from insight.survey import SurveySpec
+    from insight.analysis.survey import SurveySpec
 
 WARD_CODE = re.compile(r"^(?:E05|W05|S13|N08)\d{6}$")
 LSOA_CODE = re.compile(r"^(?:E01|W01)\d{6}$")
@@ -113,7 +113,7 @@ def load_survey_responses(
     """
     spec: SurveySpec | None = None
     if questions is not None:
-        from insight.survey import load_survey  # here, not at import: it brings in scipy and statsmodels
+        from insight.analysis.survey import load_survey  # here, not at import: it brings in scipy and statsmodels
 
         spec = load_survey(resolve_survey_path(questions))
         answer_columns = [q.id for q in spec.questions]

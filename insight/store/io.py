@@ -13,7 +13,7 @@ import shapely
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from insight.errors import NotFoundError
-from insight.geo import STORAGE_CRS, ewkt
+from insight.geo.crs import STORAGE_CRS, ewkt
 from insight.store.models import Area, AreaLookup, Feature, FeatureTag, IndicatorValue, Layer, Organisation
 
 Progress = Callable[[int, int], None]

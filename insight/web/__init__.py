@@ -53,7 +53,7 @@ def context() -> AppContext:
     return current_app.config[CONTEXT_KEY]
 
 
-def current_places():  # noqa: ANN201 - insight.places.Places
+def current_places():  # noqa: ANN201 - insight.analysis.places.Places
     """The app's snapshot of the store, for layouts and callbacks."""
     return context().places()
 

@@ -53,9 +53,9 @@ class AppContext:
             if s.sensitivity == "public"
         ]
 
-    def places(self):  # noqa: ANN201 - insight.places.Places
+    def places(self):  # noqa: ANN201 - insight.analysis.places.Places
         """The snapshot, re-read when a layer has been loaded since (checked every few seconds)."""
-        from insight.places import load_places
+        from insight.analysis.places import load_places
         from insight.store import layer_summaries
 
         with self._lock:
@@ -70,10 +70,10 @@ class AppContext:
             return self._places
 
 
-    def surveys(self) -> list:  # list[insight.perception.SurveyData]
+    def surveys(self) -> list:  # list[insight.analysis.perception.SurveyData]
         """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
         from insight.layers import load_specs
-        from insight.perception import read_surveys
+        from insight.analysis.perception import read_surveys
         from insight.store import layer_summaries
 
         self.places()
@@ -85,7 +85,7 @@ class AppContext:
 
     def perception_options(self, boundary: str) -> list[dict]:
         """Map shading choices for survey questions whose respondents can be placed in ``boundary``'s areas."""
-        from insight.perception import area_column
+        from insight.analysis.perception import area_column
 
         places = self.places()
         if boundary not in places.boundaries:
@@ -102,7 +102,7 @@ class AppContext:
     def perception(self, boundary: str, question: str, *, survey: str | None = None, crime_layer: str | None = None,
                    period: tuple[int, int] | None = None, wave: str | None = None):  # noqa: ANN201
         """Published perception results for a boundary layer (cached with the snapshot)."""
-        from insight.perception import perception
+        from insight.analysis.perception import perception
 
         surveys = self.surveys()
         if not surveys:
@@ -119,7 +119,7 @@ class AppContext:
 
     def benchmark(self, question) -> tuple:  # noqa: ANN001 - Question in, (LayerSummary | None, DataFrame) out
         """The published results a survey question names as its benchmark (public indicator values) and their layer."""
-        from insight.perception import benchmark_layer, benchmark_rows
+        from insight.analysis.perception import benchmark_layer, benchmark_rows
         from insight.store import read_indicator_values
 
         named = benchmark_layer(question)
@@ -142,7 +142,7 @@ class AppContext:
         """The profile with the resident-perception rows for its area, when a survey covers its boundary."""
         from dataclasses import replace
 
-        from insight.perception import with_perception
+        from insight.analysis.perception import with_perception
 
         if result.boundary.meta.area_type == "drawn":
             return result
@@ -169,9 +169,9 @@ def parse_perception_metric(value: str) -> tuple[str, str] | None:
     return survey, question
 
 
-def perception_json(result) -> dict:  # noqa: ANN001 - insight.perception.PerceptionResult
+def perception_json(result) -> dict:  # noqa: ANN001 - insight.analysis.perception.PerceptionResult
     """The published perception table as JSON: aggregates only, withheld values as null."""
-    from insight.perception import TABLE_COLUMNS
+    from insight.analysis.perception import TABLE_COLUMNS
 
     areas = result.areas[[c for c in TABLE_COLUMNS if c in result.areas]]
     return {
@@ -218,7 +218,7 @@ def checked_list(value: str | None, what: str) -> list[str] | None:
 
 
 def checked_period(value: str | None) -> tuple[int, int] | None:
-    from insight.profiles import parse_period
+    from insight.analysis.profiles import parse_period
 
     return parse_period(value) if value else None
 
@@ -242,9 +242,9 @@ def guarded(fn):  # noqa: ANN001, ANN201
 
 def register(server: Flask, context: AppContext) -> None:
     """Add the API routes to ``server``."""
-    from insight import views
-    from insight.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
-    from insight.profiles import layer_table, profile
+    from insight.analysis import views
+    from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
+    from insight.analysis.profiles import layer_table, profile
 
     @server.get("/api/layers.json")
     @guarded
@@ -270,7 +270,7 @@ def register(server: Flask, context: AppContext) -> None:
         stale = None
         if name in places.points and places.point_layer(name).meta.theme == "assets":
             from insight.partner_settings import load_partner_settings
-            from insight.versions import stale_feature_ids
+            from insight.partner.versions import stale_feature_ids
 
             stale = stale_feature_ids(context.engine, name, days=load_partner_settings().stale_days)
         text = views.points_geojson_text(
@@ -342,7 +342,7 @@ def register(server: Flask, context: AppContext) -> None:
         layer = checked_name(args.get("layer"), "layer")
         places = context.places()
         if layer is None:
-            from insight.profiles import default_crime_layer
+            from insight.analysis.profiles import default_crime_layer
 
             layer = default_crime_layer(places)
         table = layer_table(places, checked_name(boundary, "boundary"), layer, period=checked_period(args.get("period")))

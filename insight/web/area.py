@@ -20,11 +20,11 @@ import shapely
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from insight.errors import ConfigError, InsightError, NotFoundError
-from insight.export import PROFILE_FORMATS, TABLE_FORMATS
+from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS
 from insight.layers import ASSET_KINDS
-from insight.perception import change_text, sentence
-from insight.places import Places, month_label
-from insight.profiles import (
+from insight.analysis.perception import change_text, sentence
+from insight.analysis.places import Places, month_label
+from insight.analysis.profiles import (
     ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, period_query, profile,
 )
 from insight.web import current_places
@@ -537,7 +537,7 @@ def benchmark_table(pr, k: int) -> html.Details | None:  # noqa: ANN001 - Percep
 
 def perception_section(result: Profile, results: list, problem: str | None) -> html.Section | None:
     """Residents' perceptions beside recorded crime: this area and the borough side by side, then all areas."""
-    from insight.perception import summary_sentence
+    from insight.analysis.perception import summary_sentence
 
     if not results:
         return None if problem is None else _section("perception", "Resident perception and recorded crime",

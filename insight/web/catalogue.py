@@ -53,7 +53,7 @@ def layout(**_: str) -> html.Div:
     from insight.web import context
 
     from insight.partner_settings import load_partner_settings
-    from insight.versions import stale_counts
+    from insight.partner.versions import stale_counts
 
     try:
         layers = context().public_layers()

@@ -11,11 +11,11 @@ from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from insight import views
+from insight.analysis import views
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
-from insight.places import Places
-from insight.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
+from insight.analysis.places import Places
+from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
 from insight.web import current_places, places_or_message
 from insight.web.area import (
     _single,

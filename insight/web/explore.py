@@ -10,11 +10,11 @@ import numpy as np
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from insight import views
+from insight.analysis import views
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
-from insight.places import Places, month_label, month_number
-from insight.profiles import ASSET_KIND_LABELS, period_query, profile
+from insight.analysis.places import Places, month_label, month_number
+from insight.analysis.profiles import ASSET_KIND_LABELS, period_query, profile
 from insight.web import context, current_places, places_or_message
 from insight.web.api import parse_perception_metric
 
@@ -256,7 +256,7 @@ def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, i
     chosen = parse_perception_metric(metric)
     if chosen is None:
         return []
-    from insight.perception import summary_sentence
+    from insight.analysis.perception import summary_sentence
 
     survey, question = chosen
     try:
@@ -399,7 +399,7 @@ def _trigger() -> str | None:
 
 
 def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> list:  # noqa: ANN001
-    from insight.profiles import drawn_boundary
+    from insight.analysis.profiles import drawn_boundary
 
     result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", period=period)
     figures = result.figures.set_index("metric")
@@ -413,7 +413,7 @@ def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> lis
 
 
 def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, period) -> dict[str, int]:  # noqa: ANN001
-    from insight.profiles import _tags_for
+    from insight.analysis.profiles import _tags_for
 
     points = places.point_layer(layer)
     data = places.boundary(boundary)

@@ -2,7 +2,7 @@
 
 Server-rendered with Jinja (every value escaped by autoescaping), no inline script
 or style (a strict Content-Security-Policy is sent), a CSRF token on every form,
-and the same permission check (:func:`insight.auth.can`) as the command line.
+and the same permission check (:func:`insight.partner.auth.can`) as the command line.
 Scripts use ``Authorization: Bearer <token>`` on ``/partner/api/…`` instead of a
 session; those requests carry no cookie, so they need no CSRF token.
 """
@@ -31,10 +31,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from insight import audit, auth, oruk, survey_uploads, uploads, versions
+from insight.partner import audit, auth, oruk, survey_uploads, uploads, versions
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError
 from insight.partner_settings import PartnerSettings, load_partner_settings, secret_key
-from insight.safe_files import human_size
+from insight.partner.safe_files import human_size
 
 CSRF_FIELD = "csrf_token"
 EDITABLE_PROPERTIES = 30

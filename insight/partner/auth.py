@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from insight import audit
+from insight.partner import audit
 from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.partner_settings import PartnerSettings
 from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User

@@ -1,9 +1,9 @@
 """Residents' perceptions (survey estimates) beside recorded crime, per area: what the map, area page and exports show.
 
-:func:`perception` is pure: a :class:`insight.places.Places` snapshot (public data: areas,
+:func:`perception` is pure: a :class:`insight.analysis.places.Places` snapshot (public data: areas,
 population, deprivation, recorded crime) and a :class:`SurveyData` (restricted respondents)
 in, a :class:`PerceptionResult` of published aggregates out. Every survey figure comes from
-:func:`insight.survey.area_estimates`, which ends in the one disclosure-control gate, so
+:func:`insight.analysis.survey.area_estimates`, which ends in the one disclosure-control gate, so
 nothing here can publish a small cell or a respondent row. :func:`read_surveys` is the I/O
 edge that reads the restricted layers on the server.
 """
@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 
 from insight.errors import ConfigError, NotFoundError
 from insight.layers import LayerSpec
-from insight.places import Places
-from insight.profiles import Profile, area_table, default_crime_layer, period_text
+from insight.analysis.places import Places
+from insight.analysis.profiles import Profile, area_table, default_crime_layer, period_text
 from insight.store.io import LayerSummary
-from insight.survey import (
+from insight.analysis.survey import (
     DisclosureRules,
     GapLabels,
     Question,
@@ -198,7 +198,7 @@ def area_column(respondents: pd.DataFrame, codes: Iterable[str]) -> str | None:
 
     Estimates are published for one geography per survey, the wards: protecting
     two overlapping tables (wards and the LSOAs inside them) against differencing
-    would need them suppressed together, which :func:`insight.survey.disclosure_control`
+    would need them suppressed together, which :func:`insight.analysis.survey.disclosure_control`
     does not do.
     """
     if "ward_code" not in respondents:
@@ -361,7 +361,7 @@ def shading_values(result: PerceptionResult) -> dict:
 
 
 def profile_rows(result: PerceptionResult, code: str) -> list[dict]:
-    """Figure rows for one area's profile, in the layout of :attr:`insight.profiles.Profile.figures`."""
+    """Figure rows for one area's profile, in the layout of :attr:`insight.analysis.profiles.Profile.figures`."""
     row = result.row(code)
     section = "Resident perception" + (" (ILLUSTRATIVE)" if result.survey.illustrative else "")
     comparator = result.borough["area_name"]

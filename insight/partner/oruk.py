@@ -26,12 +26,12 @@ import shapely
 from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import Engine, select
 
-from insight import audit
-from insight.auth import Principal, require
+from insight.partner import audit
+from insight.partner.auth import Principal, require
 from insight.errors import Problem
-from insight.safe_files import RawTable
+from insight.partner.safe_files import RawTable
 from insight.store.models import Organisation
-from insight.versions import RecordState, current_records, layer_info
+from insight.partner.versions import RecordState, current_records, layer_info
 
 NAMESPACE = uuid.UUID("6f1c2d2e-41b4-4d0b-9a53-5b0f7c1e8a10")
 SERVICE_FIELDS = ("id", "name", "description", "url", "email", "status", "fees", "accreditations", "minimum_age",

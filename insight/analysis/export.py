@@ -19,9 +19,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from insight.geo import STORAGE_CRS, to_metric
-from insight.places import Places
-from insight.profiles import Profile
+from insight.geo.crs import STORAGE_CRS, to_metric
+from insight.analysis.places import Places
+from insight.analysis.profiles import Profile
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html")
@@ -127,12 +127,12 @@ def area_features(profile: Profile, places: Places, *, crime_layer: str | None =
         )
     if crime_layer:
         points = places.point_layer(crime_layer)
-        from insight.profiles import _tags_for  # the same tags the figures were counted with
+        from insight.analysis.profiles import _tags_for  # the same tags the figures were counted with
 
         inside = _tags_for(points, profile.boundary) == profile.boundary.index_of(profile.code)
         period = crime_section["period"].iloc[0] if len(crime_section) else ""
         if " to " in period:
-            from insight.places import month_number
+            from insight.analysis.places import month_number
 
             start, end = (month_number(p) for p in period.split(" to "))
             inside &= (points.month >= start) & (points.month <= end)

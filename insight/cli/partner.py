@@ -30,7 +30,7 @@ def _engine(settings: Settings):  # noqa: ANN202 - SQLAlchemy Engine
 
 
 def _new_password(email: str) -> str:
-    from insight.auth import password_problems
+    from insight.partner.auth import password_problems
 
     supplied = os.environ.get(PASSWORD_ENV)
     if supplied is not None:
@@ -48,7 +48,7 @@ def _new_password(email: str) -> str:
 
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
-    from insight import auth
+    from insight.partner import auth
 
     engine = _engine(settings)
     if args.user_action == "add":
@@ -71,7 +71,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from insight import auth
+    from insight.partner import auth
 
     engine = _engine(settings)
     user = auth.user_by_email(engine, args.as_user)
@@ -90,7 +90,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_check(check) -> str:  # noqa: ANN001 - an insight.uploads.UploadCheck
+def format_check(check) -> str:  # noqa: ANN001 - an insight.partner.uploads.UploadCheck
     """The validation report and preview of an upload as plain text."""
     report = check.report()
     lines = [f"{report['filename']} → layer '{report['layer']}' ({report['format']}, sha256 {report['sha256'][:12]}…)",
@@ -112,7 +112,7 @@ def format_check(check) -> str:  # noqa: ANN001 - an insight.uploads.UploadCheck
 
 
 def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
-    from insight import auth, uploads
+    from insight.partner import auth, uploads
     from insight.partner_settings import load_partner_settings
 
     engine = _engine(settings)
@@ -131,7 +131,7 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
-    from insight import auth, versions
+    from insight.partner import auth, versions
 
     engine = _engine(settings)
     with engine.begin() as conn:
@@ -146,7 +146,7 @@ def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
     if args.category:
         categories = args.category
     elif args.categories_from:
-        from insight.oruk import categories_from_taxonomy
+        from insight.partner.oruk import categories_from_taxonomy
 
         categories = categories_from_taxonomy(json.loads(Path(args.categories_from).read_text(encoding="utf-8")))
     elif args.any_category:
@@ -163,7 +163,7 @@ def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_oruk(args: argparse.Namespace, settings: Settings) -> int:
-    from insight import auth, oruk
+    from insight.partner import auth, oruk
 
     engine = _engine(settings)
     user = auth.user_by_email(engine, args.as_user) if args.as_user else auth.SYSTEM
@@ -183,7 +183,7 @@ def cmd_oruk(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_stale(args: argparse.Namespace, settings: Settings) -> int:
     from insight.partner_settings import load_partner_settings
-    from insight.versions import stale_records
+    from insight.partner.versions import stale_records
 
     days = args.days or load_partner_settings().stale_days
     records = stale_records(_engine(settings), args.layer, days=days)

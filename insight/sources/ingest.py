@@ -13,8 +13,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from insight.errors import ConfigError, LoadError, Problem
-from insight.geo import inside_mask
-from insight.joins import assign_points
+from insight.geo.crs import inside_mask
+from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.store import authority_geometry, write_layer

@@ -1,7 +1,7 @@
 """Web uploads of resident-survey respondent files: check, preview counts only, then replace the layer.
 
 Respondent rows are restricted: they never leave the server. A check reads the
-file as hostile input (:mod:`insight.safe_files`), runs the layer's own
+file as hostile input (:mod:`insight.partner.safe_files`), runs the layer's own
 ``survey-responses`` loader over it and reports counts only — rows read,
 respondents per wave and per ward (counts below :data:`SMALL_COUNT` are shown as
 "fewer than 5"), respondents without an area — and what the upload would replace.
@@ -9,7 +9,7 @@ A refused file raises :class:`~insight.errors.LoadError` with every row problem.
 
 ``stage_survey`` keeps the file and its report in ``uploads`` (pending);
 ``commit_survey`` re-checks the kept file and replaces the layer with
-:func:`insight.ingest.load_layer` and, in the same transaction, numbers the
+:func:`insight.sources.ingest.load_layer` and, in the same transaction, numbers the
 upload as the layer's next version and audits it. Every committed file stays, so ``restore_survey`` can
 stage an earlier version's file again and commit it.
 """
@@ -27,16 +27,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from insight import audit, ingest
-from insight.auth import Principal, require
+from insight.partner import audit
+from insight.sources import ingest
+from insight.partner.auth import Principal, require
 from insight.errors import ConfigError, LoadError, NotFoundError, Problem
 from insight.layers import LayerSpec, load_specs
 from insight.partner_settings import PartnerSettings
-from insight.safe_files import UploadLimits, read_upload, too_large
+from insight.partner.safe_files import UploadLimits, read_upload, too_large
 from insight.sources import get_loader
 from insight.store.models import Area, Feature, Layer, Upload, User
-from insight.uploads import _clean_filename
-from insight.versions import aware
+from insight.partner.uploads import _clean_filename
+from insight.partner.versions import aware
 
 SURVEY_LOADER = "survey-responses"
 SMALL_COUNT = 5

@@ -256,7 +256,7 @@ def _json_document(filename: str, data: bytes) -> object:
 
 
 def _read_json(filename: str, data: bytes, work_dir: Path, limits: UploadLimits) -> RawTable:
-    from insight import oruk
+    from insight.partner import oruk
 
     document = _json_document(filename, data)
     if oruk.looks_like_feed(document):

@@ -1,7 +1,7 @@
 """Pure checks of uploaded rows: every problem with its row, column and a reason a non-specialist can act on.
 
 Nothing here reads files or the database. :func:`check_table` takes what
-:mod:`insight.safe_files` read, the layer's :class:`Rules` and a :class:`Context`
+:mod:`insight.partner.safe_files` read, the layer's :class:`Rules` and a :class:`Context`
 (the authority outline, the current records, a postcode lookup if one is loaded)
 and returns the rows that may be stored and the issues found.
 
@@ -27,7 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from insight.errors import LoadError, Problem
-from insight.safe_files import RawTable
+from insight.partner.safe_files import RawTable
 from insight.sources.base import slug
 
 ERROR, WARNING, REPAIRED, NOTE = "error", "warning", "repaired", "note"

@@ -51,7 +51,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.ingest import load_specs_into
+    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
 
     specs = load_specs(settings.layers_dir)
@@ -84,7 +84,7 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.ingest import adhoc_spec, load_layer
+    from insight.sources.ingest import adhoc_spec, load_layer
     from insight.layers import load_specs
 
     path = Path(args.file)
@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _places(settings: Settings, *, tagged: set[str] | None = None):  # noqa: ANN202 - a Places snapshot
-    from insight.places import load_places
+    from insight.analysis.places import load_places
 
     return load_places(_engine(settings), tagged=tagged)
 
@@ -177,8 +177,8 @@ def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.export import PROFILE_FORMATS, export_profile
-    from insight.profiles import drawn_boundary, parse_period, profile
+    from insight.analysis.export import PROFILE_FORMATS, export_profile
+    from insight.analysis.profiles import drawn_boundary, parse_period, profile
 
     tagged = set() if args.polygon else {args.boundary}
     if args.comparator != "average":
@@ -194,7 +194,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         boundary, area = args.boundary, args.area
     result = profile(places, boundary, area, comparator=args.comparator, crime_layer=args.layer, period=period)
     if not args.polygon:
-        from insight.perception import results_for, with_perception
+        from insight.analysis.perception import results_for, with_perception
 
         surveys = _surveys(settings)
         if surveys:
@@ -214,7 +214,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
 def _surveys(settings: Settings) -> list:
     """Loaded survey layers with their respondents (restricted: read here, only aggregates are written)."""
     from insight.layers import load_specs
-    from insight.perception import read_surveys
+    from insight.analysis.perception import read_surveys
     from insight.store import layer_summaries
 
     engine = _engine(settings)
@@ -222,9 +222,9 @@ def _surveys(settings: Settings) -> list:
 
 
 def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.export import export_table
-    from insight.perception import perception, perception_table
-    from insight.profiles import parse_period
+    from insight.analysis.export import export_table
+    from insight.analysis.perception import perception, perception_table
+    from insight.analysis.profiles import parse_period
 
     surveys = _surveys(settings)
     if not surveys:
@@ -250,8 +250,8 @@ def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.export import export_table
-    from insight.profiles import layer_table, parse_period
+    from insight.analysis.export import export_table
+    from insight.analysis.profiles import layer_table, parse_period
 
     places = _places(settings, tagged={args.boundary})
     period = parse_period(args.period) if args.period else None
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
     conf.set_defaults(func=cmd_settings)
 
-    from insight.cli_partner import add_commands
+    from insight.cli.partner import add_commands
 
     add_commands(sub)
     return parser

@@ -1,6 +1,6 @@
 """What the web app shows, as plain data: shading values, legends, filtered points, search results.
 
-Pure functions of a :class:`insight.places.Places` snapshot; the Dash callbacks and the JSON
+Pure functions of a :class:`insight.analysis.places.Places` snapshot; the Dash callbacks and the JSON
 endpoints only call these and shape the output.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 
 from insight.errors import ConfigError
 from insight.layers import ASSET_KINDS
-from insight.perception import PerceptionResult, sentence, shading_values
-from insight.places import Places, PointData, month_label
-from insight.profiles import area_table, default_crime_layer, default_period, metrics, period_text
+from insight.analysis.perception import PerceptionResult, sentence, shading_values
+from insight.analysis.places import Places, PointData, month_label
+from insight.analysis.profiles import area_table, default_crime_layer, default_period, metrics, period_text
 
 PALETTES = {
     # ColorBrewer sequential schemes, safe for the common forms of colour blindness.
@@ -132,12 +132,12 @@ def _mask(
 ) -> np.ndarray:
     keep = np.isfinite(points.x) & np.isfinite(points.y)
     if polygon is not None:
-        from insight.joins import assign_points
+        from insight.geo.joins import assign_points
 
         keep &= assign_points(points.x, points.y, np.array([polygon], dtype=object)) == 0
     if boundary and area:
         data = places.boundary(boundary)
-        from insight.profiles import _tags_for
+        from insight.analysis.profiles import _tags_for
 
         keep &= _tags_for(points, data) == data.index_of(area)
     if categories:

@@ -1,7 +1,7 @@
 """Partner uploads of asset layers: validate, preview, then commit all or nothing as a new version.
 
-``check_upload`` reads a file (:mod:`insight.safe_files`), checks every row
-(:mod:`insight.record_checks`) and compares the rows that pass with the layer's
+``check_upload`` reads a file (:mod:`insight.partner.safe_files`), checks every row
+(:mod:`insight.partner.record_checks`) and compares the rows that pass with the layer's
 current records: added, changed, unchanged, removed. It writes nothing.
 ``stage_upload`` keeps the file and its report so the web page can show them and
 commit later; ``commit_upload`` (or ``commit_check`` for the command line) writes
@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from insight import audit
-from insight.auth import LayerRef, Principal, can, organisation_id, require
+from insight.partner import audit
+from insight.partner.auth import LayerRef, Principal, can, organisation_id, require
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem
 from insight.partner_settings import PartnerSettings
-from insight.record_checks import (
+from insight.partner.record_checks import (
     CHARITY_COLUMNS,
     COMPANY_COLUMNS,
     ERROR,
@@ -35,10 +35,10 @@ from insight.record_checks import (
     Rules,
     check_table,
 )
-from insight.safe_files import RawTable, UploadLimits, read_upload, saved_upload, too_large
+from insight.partner.safe_files import RawTable, UploadLimits, read_upload, saved_upload, too_large
 from insight.store.io import authority_geometry
 from insight.store.models import Feature, Layer, Upload
-from insight.versions import (
+from insight.partner.versions import (
     Change,
     RecordState,
     VersionConflict,

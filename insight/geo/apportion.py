@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from insight.geo import to_metric
+from insight.geo.crs import to_metric
 
 NESTED = 0.98
 COVERED = 0.90

@@ -20,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from insight import audit, ingest
-from insight.auth import LayerRef, Principal, RecordRef, can, organisation_id, require
+from insight.partner import audit
+from insight.sources import ingest
+from insight.partner.auth import LayerRef, Principal, RecordRef, can, organisation_id, require
 from insight.errors import ConfigError, InsightError, NotFoundError
-from insight.record_checks import Rules, canonical_json, neutralise_formula, parse_assured
+from insight.partner.record_checks import Rules, canonical_json, neutralise_formula, parse_assured
 from insight.store.io import layer_ids
 from insight.store.models import Feature, FeatureRevision, Layer, LayerRules, LayerVersion, Organisation
 

@@ -1,6 +1,6 @@
 """Area profiles: population, deprivation, crime and assets for any area of any type.
 
-Everything here is a pure function of a :class:`insight.places.Places` snapshot. Figures
+Everything here is a pure function of a :class:`insight.analysis.places.Places` snapshot. Figures
 for all areas of a layer are computed together with integer counts (``numpy.bincount``
 on the tags made at load time), so one profile and a whole ward table cost the same.
 Every figure carries its source, period, boundary vintage and method.
@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from insight.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
+from insight.geo.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
 from insight.errors import ConfigError
-from insight.geo import STORAGE_CRS
-from insight.joins import assign_points
+from insight.geo.crs import STORAGE_CRS
+from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
-from insight.places import BoundaryData, Places, PointData, month_label, month_number
+from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
 from insight.store.io import LayerSummary
 
 AGE_PREFIX = "usual_residents_aged_"
