@@ -34,7 +34,7 @@ CASES = {
 METHODS = ("insight", "geopandas_sjoin", "shapely_loop")
 
 
-def _load(case: str, n: int):  # noqa: ANN202
+def _load(case: str, n: int):
     import geopandas as gpd
 
     path, code = CASES[case]
@@ -47,7 +47,7 @@ def _load(case: str, n: int):  # noqa: ANN202
     return areas, code, rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)
 
 
-def _run(method: str, areas, code: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def _run(method: str, areas, code: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if method == "insight":
         from insight.geo.joins import assign_points, count_by_area
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _timed(fn, repeats: int) -> tuple[float, float]:  # noqa: ANN001
+def _timed(fn, repeats: int) -> tuple[float, float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -39,11 +39,11 @@ def main() -> None:
 
     import geopandas as gpd
 
-    from insight.config import load_settings
-    from insight.sources.ingest import load_specs_into
-    from insight.layers import load_specs
     from insight.analysis.places import load_places
     from insight.analysis.profiles import layer_table, parse_period, profile
+    from insight.config import load_settings
+    from insight.layers import load_specs
+    from insight.sources.ingest import load_specs_into
     from insight.store import make_engine
     from insight.store.migrate import upgrade
 

@@ -36,8 +36,8 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from insight.config import load_settings
-    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
+    from insight.sources.ingest import load_specs_into
     from insight.store import make_engine
     from insight.store.migrate import upgrade
     from insight.web import CONTEXT_KEY, create_app

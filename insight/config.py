@@ -1,14 +1,25 @@
-"""Settings read once from ``INSIGHT_*`` environment variables, each with a default and help."""
+"""One settings object, read and validated once from ``INSIGHT_*`` environment variables.
+
+Every setting has a type, a default and a help text; :func:`load_settings` builds a frozen
+:class:`Settings` at start-up and the app, the CLI and the partner features receive it from
+there. Nothing reads the environment on a request path.
+"""
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from insight.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "INSIGHT_"
 
 
-def _setting(default: str, help: str) -> str:
+def _setting(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
@@ -32,6 +43,24 @@ class Settings:
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
         "Attribution shown with the base map tiles.",
     )
+    secret_key: str = _setting(
+        "", "Key that signs session cookies and form tokens. Empty: a random key kept in "
+        "<home>/secret_key (shared by every worker on the machine). Set it when workers run on several machines."
+    )
+    cookie_secure: bool = _setting(True, "Send the session cookie over HTTPS only (turn off only for local HTTP testing).")
+    session_hours: int = _setting(8, "How long a sign-in lasts.")
+    upload_max_bytes: int = _setting(10_000_000, "Largest file accepted for upload, in bytes.")
+    upload_max_rows: int = _setting(20_000, "Most rows or features accepted in one upload.")
+    upload_max_unzipped_bytes: int = _setting(50_000_000, "Largest total size of the files inside a zip archive.")
+    upload_max_zip_ratio: int = _setting(100, "Highest compression ratio accepted for a file inside a zip (bomb guard).")
+    upload_max_zip_members: int = _setting(20, "Most files accepted inside a zip archive.")
+    stale_days: int = _setting(365, "A record not assured (checked as still true) for this many days is stale.")
+    login_max_failures: int = _setting(5, "Failed sign-ins allowed per account and address before a pause.")
+    login_max_failures_per_ip: int = _setting(30, "Failed sign-ins allowed from one address, any account, per window.")
+    login_window_minutes: int = _setting(15, "Window over which failed sign-ins are counted.")
+    postcode_layer: str = _setting(
+        "postcodes", "Point layer whose source_id is a postcode, used to place CSV rows that only have a postcode."
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -41,18 +70,39 @@ class Settings:
         return f"sqlite:///{Path(self.home) / 'insight.sqlite'}"
 
 
-ENV_PREFIX = "INSIGHT_"
+def _coerce(name: str, kind: type, raw: str) -> object:
+    key = ENV_PREFIX + name.upper()
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    if kind is int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{key} must be greater than 0, got {value}")
+        return value
+    return raw
 
 
-def load_settings(env: dict[str, str] | None = None, **overrides: str) -> Settings:
-    """Settings from ``env`` (default ``os.environ``), then keyword overrides."""
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``env`` (default ``os.environ``), then keyword overrides; every value checked."""
     env = os.environ if env is None else env
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         key = ENV_PREFIX + f.name.upper()
         if key in env:
-            values[f.name] = env[key]
-    values.update(overrides)
+            values[f.name] = _coerce(f.name, type(f.default), env[key])
+    known = {f.name: f for f in fields(Settings)}
+    for name, value in overrides.items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}; see 'insight settings'")
+        values[name] = _coerce(name, type(known[name].default), value) if isinstance(value, str) else value
     return Settings(**values)
 
 
@@ -61,3 +111,26 @@ def settings_help() -> list[tuple[str, str, str]]:
     return [
         (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"]) for f in fields(Settings)
     ]
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, or one generated once and kept (mode 0600) in ``<home>/secret_key``."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.home) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise ConfigError("the stored secret key is shorter than 32 characters; delete <home>/secret_key to make a new one")
+    return key

@@ -1,4 +1,9 @@
-"""Errors that reach users: each names the input, the place in it and the reason."""
+"""The one error hierarchy: every error a user can see, each with a message a non-specialist can act on.
+
+``InsightError`` is the root; the CLI prints its message and the web app maps each kind to an
+HTTP status (:data:`HTTP_STATUS`). Each subclass is also the closest builtin error, so callers
+that only know Python's errors still catch it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,6 +19,26 @@ class ConfigError(InsightError, ValueError):
 
 class StoreError(InsightError, RuntimeError):
     """The database cannot be reached or is not in the expected state."""
+
+
+class BadRequest(InsightError, ValueError):
+    """A request parameter (URL, form field, CLI option) is not one the app can use; the message says which are."""
+
+
+class PermissionDenied(InsightError, PermissionError):
+    """The user's role does not allow the action on that resource."""
+
+
+class SignInRefused(InsightError):
+    """Wrong email or password, a disabled account, or too many failed attempts."""
+
+
+class VersionConflict(InsightError):
+    """The layer changed after the user looked at it; they must look again before committing."""
+
+
+class SurveyError(InsightError, ValueError):
+    """Survey data or a survey definition cannot be used as asked (too few responses, unknown question...)."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +92,24 @@ class NotFoundError(InsightError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "not found"
+
+
+HTTP_STATUS: dict[type[InsightError], int] = {
+    BadRequest: 400,
+    ConfigError: 400,
+    LoadError: 400,
+    SurveyError: 400,
+    SignInRefused: 401,
+    PermissionDenied: 403,
+    NotFoundError: 404,
+    VersionConflict: 409,
+    StoreError: 503,
+}
+
+
+def http_status(error: InsightError) -> int:
+    """The HTTP status that answers ``error``: the most specific kind in :data:`HTTP_STATUS`, else 400."""
+    for kind in type(error).__mro__:
+        if kind in HTTP_STATUS:
+            return HTTP_STATUS[kind]
+    return 400

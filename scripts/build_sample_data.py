@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import generate_survey  # the sibling script: running this file puts scripts/ first on sys.path
 import numpy as np
 import pyogrio
 import shapely
@@ -39,8 +40,6 @@ from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
-
-import generate_survey  # the sibling script: running this file puts scripts/ first on sys.path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_RELATIVE = Path("..") / "shared" / "data"

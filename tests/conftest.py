@@ -36,7 +36,7 @@ def _postgis_url() -> str:
 class Store:
     """A fresh schema on one back end, with its settings and engine."""
 
-    def __init__(self, backend: str, settings: Settings, engine: Engine, cleanup) -> None:  # noqa: ANN001
+    def __init__(self, backend: str, settings: Settings, engine: Engine, cleanup) -> None:
         self.backend = backend
         self.settings = settings
         self.engine = engine
@@ -94,8 +94,8 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
 @pytest.fixture(scope="session", params=BACKENDS)
 def sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """Each back end with the whole sample loaded once, through the CLI's code path. Read-only."""
-    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
+    from insight.sources.ingest import load_specs_into
 
     s = open_store(request.param, tmp_path_factory.mktemp(f"sample-{request.param}"))
     reports = load_specs_into(s.engine, load_specs(LAYERS_DIR), DATA_DIR, echo=lambda _: None)
@@ -105,7 +105,7 @@ def sample_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
+def browser():
     """Debian's Chromium, headless, driven by Playwright, for one test module."""
     from tests.web_support import chromium
 
@@ -113,7 +113,7 @@ def browser():  # noqa: ANN201
 
 
 @pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
+def page(browser):
     """A fresh browser page at a desktop size."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     yield page

@@ -5,7 +5,7 @@ import argparse
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, text
 from werkzeug.serving import make_server
 
-from insight.partner import auth, versions
 from insight.cli.partner import add_commands
-from insight.sources.ingest import load_specs_into
+from insight.config import Settings, load_settings
 from insight.layers import load_specs
-from insight.partner_settings import PartnerSettings, load_partner_settings
+from insight.partner import auth, versions
+from insight.sources.ingest import load_specs_into
 from insight.store.models import Base, User
 from tests.conftest import DATA_DIR, FIXTURES, LAYERS_DIR, open_store
 
@@ -32,9 +32,10 @@ def _password_hash() -> str:
     return auth.hash_password(PASSWORD)
 
 
-def settings(**overrides: object) -> PartnerSettings:
-    """Partner settings for tests: no environment, cookies allowed over plain HTTP."""
-    return load_partner_settings(env={}, **({"cookie_secure": False, "secret_key": "t" * 48} | overrides))
+def settings(base: Settings | None = None, **overrides: object) -> Settings:
+    """Settings for partner tests: no environment, cookies allowed over plain HTTP."""
+    partner = {"cookie_secure": False, "secret_key": "t" * 48} | overrides
+    return replace(base, **partner) if base is not None else load_settings(env={}, **partner)
 
 
 def add_user(engine: Engine, email: str, role: str, org_slug: str | None = None) -> auth.Principal:
@@ -90,7 +91,7 @@ def write(path: Path, content: bytes | str) -> Path:
     return path
 
 
-def run_cli(store, capsys, *argv: str) -> str:  # noqa: ANN001 - conftest Store, pytest capsys
+def run_cli(store, capsys, *argv: str) -> str:
     """Run one partner command (as ``insight`` would once it is wired) and return what it printed."""
     parser = argparse.ArgumentParser(prog="insight")
     add_commands(parser.add_subparsers(dest="command", required=True))

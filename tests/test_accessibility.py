@@ -39,7 +39,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     close_app(app)
 
 
-def axe_violations(page) -> list[dict]:  # noqa: ANN001
+def axe_violations(page) -> list[dict]:
     """Run axe-core on the page as it is now; every violation found."""
     from axe_playwright_python.sync_playwright import Axe
 
@@ -55,7 +55,7 @@ def describe(violations: list[dict]) -> str:
 
 
 @pytest.mark.parametrize(("path", "ready"), PAGES)
-def test_axe_finds_no_serious_or_critical_violations(page, app_url: str, path: str, ready: str) -> None:  # noqa: ANN001
+def test_axe_finds_no_serious_or_critical_violations(page, app_url: str, path: str, ready: str) -> None:
     page.goto(app_url + path)
     page.wait_for_selector(ready, timeout=20000)
     page.wait_for_load_state("networkidle")
@@ -65,7 +65,7 @@ def test_axe_finds_no_serious_or_critical_violations(page, app_url: str, path: s
     assert not blocking, describe(blocking)
 
 
-def test_area_page_after_a_change_passes_axe(page, app_url: str) -> None:  # noqa: ANN001
+def test_area_page_after_a_change_passes_axe(page, app_url: str) -> None:
     page.goto(f"{app_url}/area/wards_2022/{WARD}")
     page.wait_for_selector("#category-chart .main-svg")
     page.get_by_label("Compare with").select_option("average")
@@ -77,7 +77,7 @@ def test_area_page_after_a_change_passes_axe(page, app_url: str) -> None:  # noq
     assert not [v for v in violations if v["impact"] in BLOCKING], describe(violations)
 
 
-def _tab_to(page, element_id: str, limit: int = 60) -> None:  # noqa: ANN001
+def _tab_to(page, element_id: str, limit: int = 60) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
@@ -85,7 +85,7 @@ def _tab_to(page, element_id: str, limit: int = 60) -> None:  # noqa: ANN001
     raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
 
 
-def test_area_controls_work_with_the_keyboard_and_show_focus(page, app_url: str) -> None:  # noqa: ANN001
+def test_area_controls_work_with_the_keyboard_and_show_focus(page, app_url: str) -> None:
     page.goto(f"{app_url}/area/wards_2022/{WARD}")
     page.wait_for_selector("#area-profile #key-figures")
     _tab_to(page, "area-comparator")
@@ -100,7 +100,7 @@ def test_area_controls_work_with_the_keyboard_and_show_focus(page, app_url: str)
     page.wait_for_selector("#area-status:has-text('average of the')")
 
 
-def test_links_show_focus(page, app_url: str) -> None:  # noqa: ANN001
+def test_links_show_focus(page, app_url: str) -> None:
     page.goto(f"{app_url}/area/wards_2022/{WARD}")
     page.wait_for_selector("#area-profile #key-figures")
     link = page.get_by_role("link", name="Show on the map")

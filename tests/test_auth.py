@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from insight.config import load_settings
+from insight.errors import ConfigError, NotFoundError
 from insight.partner import audit, auth, uploads, versions
 from insight.partner.auth import ANONYMOUS, LayerRef, PermissionDenied, Principal, RecordRef, can
-from insight.errors import ConfigError, NotFoundError
-from insight.partner_settings import load_partner_settings
 from insight.store import make_engine
 from insight.store.models import ApiToken, User
 from tests.partner_fixtures import PASSWORD, VENUES_CSV, fingerprint, make_world, run_cli, settings
@@ -108,7 +109,7 @@ def test_weak_passwords_are_refused_with_the_reason(password: str, reason: str) 
 # --- accounts, sign-in and rate limiting -----------------------------------------------------------------
 
 
-def test_accounts_roles_and_the_audit_of_role_changes(store) -> None:  # noqa: ANN001
+def test_accounts_roles_and_the_audit_of_role_changes(store) -> None:
     engine = store.engine
     admin = auth.create_user(engine, "Admin@Example.org ", role="admin", password=PASSWORD)
     assert admin.email == "admin@example.org"
@@ -132,7 +133,7 @@ def test_accounts_roles_and_the_audit_of_role_changes(store) -> None:  # noqa: A
     assert all(h.startswith("$argon2id$") for h in stored)
 
 
-def test_sign_in_is_rate_limited_per_account_and_address_and_survives_a_restart(store) -> None:  # noqa: ANN001
+def test_sign_in_is_rate_limited_per_account_and_address_and_survives_a_restart(store) -> None:
     engine = store.engine
     auth.create_user(engine, "o@example.org", role="officer", password=PASSWORD)
     limits = settings(login_max_failures=3, login_max_failures_per_ip=5)
@@ -154,7 +155,7 @@ def test_sign_in_is_rate_limited_per_account_and_address_and_survives_a_restart(
     assert kinds.count("sign_in") == 2 and kinds.count("sign_in_failed") >= 5
 
 
-def test_unknown_accounts_and_disabled_accounts_get_the_same_answer(store) -> None:  # noqa: ANN001
+def test_unknown_accounts_and_disabled_accounts_get_the_same_answer(store) -> None:
     auth.create_user(store.engine, "o@example.org", role="officer", password=PASSWORD)
     with store.engine.begin() as conn:
         conn.execute(User.__table__.update().values(active=False))
@@ -166,8 +167,7 @@ def test_unknown_accounts_and_disabled_accounts_get_the_same_answer(store) -> No
 @given(st.integers(0, 10), st.integers(1, 10), st.integers(0, 30))
 def test_throttle_blocks_exactly_at_the_limit_within_the_window(failures: int, limit: int, age: int) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    limits = load_partner_settings(env={}, login_max_failures=limit, login_max_failures_per_ip=1000,
-                                   login_window_minutes=15)
+    limits = load_settings(env={}, login_max_failures=limit, login_max_failures_per_ip=1000, login_window_minutes=15)
     times = [now - timedelta(minutes=age)] * failures
     state = auth.throttle_state(times, times, now=now, settings=limits)
     assert state.blocked == (failures >= limit and age < 15)
@@ -178,7 +178,7 @@ def test_throttle_blocks_exactly_at_the_limit_within_the_window(failures: int, l
 # --- API tokens ------------------------------------------------------------------------------------------
 
 
-def test_tokens_are_shown_once_hashed_at_rest_and_revocable(store) -> None:  # noqa: ANN001
+def test_tokens_are_shown_once_hashed_at_rest_and_revocable(store) -> None:
     engine = store.engine
     owner = auth.create_user(engine, "o@example.org", role="officer", password=PASSWORD)
     other = auth.create_user(engine, "c@example.org", role="councillor", password=PASSWORD)
@@ -201,7 +201,7 @@ def test_tokens_are_shown_once_hashed_at_rest_and_revocable(store) -> None:  # n
 # --- the role checks hold below the web pages too ---------------------------------------------------------
 
 
-def test_a_partner_cannot_edit_another_organisations_record_by_its_id(store) -> None:  # noqa: ANN001
+def test_a_partner_cannot_edit_another_organisations_record_by_its_id(store) -> None:
     world = make_world(store.engine)
     uploads.commit_check(world.engine, uploads.check_upload(
         world.engine, VENUES_CSV, layer=world.layer, actor=world.users["partner"], settings=settings()),
@@ -223,7 +223,7 @@ def test_a_partner_cannot_edit_another_organisations_record_by_its_id(store) -> 
         "Renamed by its owner"
 
 
-def test_restricted_exports_are_audited_and_refused_to_those_without_the_right(store) -> None:  # noqa: ANN001
+def test_restricted_exports_are_audited_and_refused_to_those_without_the_right(store) -> None:
     world = make_world(store.engine)
     with store.engine.begin() as conn:
         versions.create_asset_layer(conn, "safeguarding_sites", sensitivity="restricted")
@@ -243,7 +243,7 @@ def test_restricted_exports_are_audited_and_refused_to_those_without_the_right(s
 # --- the command line ------------------------------------------------------------------------------------
 
 
-def test_cli_creates_the_first_admin_changes_roles_and_manages_tokens(store, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_cli_creates_the_first_admin_changes_roles_and_manages_tokens(store, monkeypatch, capsys) -> None:
     monkeypatch.setenv("INSIGHT_NEW_PASSWORD", PASSWORD)
     out = run_cli(store, capsys, "user", "add", "admin@example.org", "--role", "admin")
     assert "created admin@example.org (admin)" in out

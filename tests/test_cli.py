@@ -11,14 +11,14 @@ from insight.store import layer_summaries
 from tests.conftest import DATA_DIR
 
 
-def _run(store, capsys, *args: str) -> tuple[int, str, str]:  # noqa: ANN001
+def _run(store, capsys, *args: str) -> tuple[int, str, str]:
     code = main(["--database-url", store.settings.resolved_database_url, *args])
     out = capsys.readouterr()
     return code, out.out, out.err
 
 
 @pytest.fixture(autouse=True)
-def _layers_env(monkeypatch, store) -> None:  # noqa: ANN001
+def _layers_env(monkeypatch, store) -> None:
     monkeypatch.setenv("INSIGHT_DATA_DIR", store.settings.data_dir)
     monkeypatch.setenv("INSIGHT_LAYERS_DIR", store.settings.layers_dir)
 

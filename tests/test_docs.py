@@ -24,7 +24,5 @@ def test_readme_names_the_two_commands_and_ci_calls_the_test_one() -> None:
 
 
 def test_every_partner_setting_is_documented() -> None:
-    from insight.partner_settings import partner_settings_help
-
-    for key, _, _ in partner_settings_help():
+    for key, _, _ in settings_help():
         assert f"`{key}`" in README, key

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from insight.errors import LoadError
-from insight.sources.ingest import load_layer
 from insight.layers import load_specs
+from insight.sources.ingest import load_layer
 from insight.store import read_features
 from insight.store.models import Area, AreaLookup, Feature, IndicatorValue, Layer
 from tests.conftest import DATA_DIR, LAYERS_DIR
@@ -18,7 +18,7 @@ from tests.conftest import DATA_DIR, LAYERS_DIR
 SPECS = {s.name: s for s in load_specs(LAYERS_DIR)}
 
 
-def _snapshot(engine) -> tuple:  # noqa: ANN001
+def _snapshot(engine) -> tuple:
     with engine.connect() as conn:
         counts = tuple(
             conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -71,7 +71,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("layer,file,breaker,name,expected", CASES, ids=[c[2].__name__ for c in CASES])
-def test_a_broken_file_changes_nothing(store, tmp_path: Path, layer, file, breaker, name, expected) -> None:  # noqa: ANN001
+def test_a_broken_file_changes_nothing(store, tmp_path: Path, layer, file, breaker, name, expected) -> None:
     for first in ("borough", layer):  # an earlier good version of the same layer must survive
         load_layer(store.engine, SPECS[first], DATA_DIR / SPECS[first].file)
     before = _snapshot(store.engine)

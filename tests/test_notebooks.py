@@ -11,10 +11,10 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_code_cells_run(sample_store, monkeypatch, path) -> None:  # noqa: ANN001
+def test_notebook_code_cells_run(sample_store, monkeypatch, path) -> None:
     monkeypatch.setenv("INSIGHT_DATABASE_URL", sample_store.settings.resolved_database_url)
     namespace: dict = {}
     for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
         if cell["cell_type"] == "code":
-            exec("".join(cell["source"]), namespace)  # noqa: S102 - our own notebook
+            exec("".join(cell["source"]), namespace)
     assert "wards" in namespace and len(namespace["wards"]) == 24

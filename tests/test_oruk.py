@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from insight.partner import oruk, uploads, versions
-from insight.partner.auth import PermissionDenied
+from insight.errors import PermissionDenied
+from insight.partner import oruk, oruk_feed, uploads, versions
 from tests.conftest import DATA_DIR
 from tests.partner_fixtures import ORUK, VENUES_CSV, fingerprint, make_world, settings, write
 
@@ -43,7 +43,7 @@ def _feed() -> dict:
 
 
 @pytest.fixture
-def world(store):  # noqa: ANN001, ANN201
+def world(store):
     world = make_world(store.engine)
     with store.engine.begin() as conn:
         versions.create_asset_layer(conn, "vcfs_directory", title="VCFS directory")
@@ -52,7 +52,7 @@ def world(store):  # noqa: ANN001, ANN201
     return world
 
 
-def _check(world, path: Path, layer: str = "vcfs_directory", who: str = "partner"):  # noqa: ANN001, ANN202
+def _check(world, path: Path, layer: str = "vcfs_directory", who: str = "partner"):
     return uploads.check_upload(world.engine, path, layer=layer, actor=world.users[who], settings=settings())
 
 
@@ -143,5 +143,5 @@ def test_exporting_a_restricted_directory_needs_the_right_role(world) -> None:
 
 def test_a_taxonomy_gives_a_category_list() -> None:
     taxonomy = json.loads((EXAMPLES / "taxonomy.json").read_text(encoding="utf-8"))
-    assert oruk.categories_from_taxonomy(taxonomy) == ["name"]
-    assert oruk.looks_like_feed(_feed()) and not oruk.looks_like_feed({"type": "FeatureCollection", "features": []})
+    assert oruk_feed.categories_from_taxonomy(taxonomy) == ["name"]
+    assert oruk_feed.looks_like_feed(_feed()) and not oruk_feed.looks_like_feed({"type": "FeatureCollection", "features": []})

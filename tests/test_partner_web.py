@@ -30,9 +30,9 @@ CHROMIUM_ARGS = [
 HOSTILE_NAME = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
 
 
-def _app(store, **overrides) -> Flask:  # noqa: ANN001
+def _app(store, **overrides) -> Flask:
     app = Flask("partner-test")
-    partner.register(app, AppContext(store.settings), settings=settings(**overrides))
+    partner.register(app, AppContext(settings(store.settings, **overrides)))
     return app
 
 
@@ -40,12 +40,12 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def _sign_in(client, email: str, password: str = PASSWORD):  # noqa: ANN001, ANN202
+def _sign_in(client, email: str, password: str = PASSWORD):
     token = _csrf(client.get("/partner/sign-in").text)
     return client.post("/partner/sign-in", data={"email": email, "password": password, "csrf_token": token})
 
 
-def _commit_venues(world) -> int:  # noqa: ANN001
+def _commit_venues(world) -> int:
     check = uploads.check_upload(world.engine, VENUES_CSV, layer=world.layer, actor=world.users["partner"],
                                  settings=settings())
     uploads.commit_check(world.engine, check, actor=world.users["partner"])
@@ -74,7 +74,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))
-def test_each_role_can_do_what_it_should_and_nothing_else(store, role: str) -> None:  # noqa: ANN001
+def test_each_role_can_do_what_it_should_and_nothing_else(store, role: str) -> None:
     world = make_world(store.engine)
     feature_id = _commit_venues(world)
     client = _app(store).test_client()
@@ -110,7 +110,7 @@ def test_each_role_can_do_what_it_should_and_nothing_else(store, role: str) -> N
         assert any(e.actor_email == user.email and f"/records/{feature_id}/edit" in e.target for e in denied)
 
 
-def test_a_partner_changing_the_record_id_in_the_request_changes_nothing(store) -> None:  # noqa: ANN001
+def test_a_partner_changing_the_record_id_in_the_request_changes_nothing(store) -> None:
     world = make_world(store.engine)
     own_id = _commit_venues(world)
     with store.engine.begin() as conn:
@@ -137,7 +137,7 @@ def test_a_partner_changing_the_record_id_in_the_request_changes_nothing(store) 
 # --- sessions, CSRF, cookies, headers --------------------------------------------------------------------
 
 
-def test_forms_without_the_session_token_are_refused(store) -> None:  # noqa: ANN001
+def test_forms_without_the_session_token_are_refused(store) -> None:
     world = make_world(store.engine)
     feature_id = _commit_venues(world)
     client = _app(store).test_client()
@@ -152,7 +152,7 @@ def test_forms_without_the_session_token_are_refused(store) -> None:  # noqa: AN
     assert fingerprint(world.engine) == before
 
 
-def test_cookies_are_secure_http_only_and_same_site_and_headers_are_strict(store) -> None:  # noqa: ANN001
+def test_cookies_are_secure_http_only_and_same_site_and_headers_are_strict(store) -> None:
     make_world(store.engine)
     client = _app(store, cookie_secure=True).test_client()
     response = _sign_in(client, "officer@example.org")
@@ -163,7 +163,7 @@ def test_cookies_are_secure_http_only_and_same_site_and_headers_are_strict(store
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_sign_in_errors_follow_the_error_summary_pattern_and_are_rate_limited(store) -> None:  # noqa: ANN001
+def test_sign_in_errors_follow_the_error_summary_pattern_and_are_rate_limited(store) -> None:
     make_world(store.engine)
     client = _app(store, login_max_failures=3).test_client()
     response = _sign_in(client, "officer@example.org", "not the password")
@@ -175,7 +175,7 @@ def test_sign_in_errors_follow_the_error_summary_pattern_and_are_rate_limited(st
     assert "too many failed sign-in attempts" in _sign_in(client, "officer@example.org").text.lower()
 
 
-def test_next_cannot_send_a_signed_in_user_elsewhere(store) -> None:  # noqa: ANN001
+def test_next_cannot_send_a_signed_in_user_elsewhere(store) -> None:
     make_world(store.engine)
     client = _app(store).test_client()
     token = _csrf(client.get("/partner/sign-in").text)
@@ -184,7 +184,7 @@ def test_next_cannot_send_a_signed_in_user_elsewhere(store) -> None:  # noqa: AN
     assert response.headers["Location"] == "/partner/"
 
 
-def test_a_role_change_ends_the_session(store) -> None:  # noqa: ANN001
+def test_a_role_change_ends_the_session(store) -> None:
     world = make_world(store.engine)
     client = _app(store).test_client()
     _sign_in(client, "councillor@example.org")
@@ -213,7 +213,7 @@ class _Inputs(HTMLParser):
             self.labels.add(found["for"])
 
 
-def test_text_from_uploads_is_escaped_everywhere_and_every_field_is_labelled(store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_text_from_uploads_is_escaped_everywhere_and_every_field_is_labelled(store, tmp_path: Path) -> None:
     world = make_world(store.engine)
     quoted = HOSTILE_NAME.replace('"', '""')
     content = ("venue_id,name,category,longitude,latitude,notes\n"
@@ -247,7 +247,7 @@ def test_text_from_uploads_is_escaped_everywhere_and_every_field_is_labelled(sto
 # --- the API for scripts -----------------------------------------------------------------------------------
 
 
-def test_scripts_upload_with_a_token_and_revoked_tokens_stop_working(store) -> None:  # noqa: ANN001
+def test_scripts_upload_with_a_token_and_revoked_tokens_stop_working(store) -> None:
     world = make_world(store.engine)
     client = _app(store).test_client()
     token = auth.create_token(world.engine, world.users["partner"], "nightly").token
@@ -280,7 +280,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, obje
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: run scripts/setup.sh --test", pytrace=False)
     from playwright.sync_api import sync_playwright
@@ -291,7 +291,7 @@ def browser():  # noqa: ANN201
         b.close()
 
 
-def _browser_sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+def _browser_sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:
     page.goto(f"{url}/partner/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
@@ -299,7 +299,7 @@ def _browser_sign_in(page, url: str, email: str, password: str = PASSWORD) -> No
 
 
 @pytest.mark.browser
-def test_partner_uploads_fixes_nothing_commits_edits_and_an_officer_restores(browser, served) -> None:  # noqa: ANN001
+def test_partner_uploads_fixes_nothing_commits_edits_and_an_officer_restores(browser, served) -> None:
     url, world = served
     page = browser.new_page()
     _browser_sign_in(page, url, world.users["partner"].email, "wrong password")

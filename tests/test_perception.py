@@ -16,8 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insight.errors import ConfigError
-from insight.layers import load_specs
 from insight.analysis.perception import (
     SurveyData,
     perception,
@@ -29,8 +27,10 @@ from insight.analysis.perception import (
 )
 from insight.analysis.places import load_places
 from insight.analysis.profiles import layer_table, profile
-from insight.store import layer_summaries
 from insight.analysis.survey import DisclosureRules
+from insight.errors import ConfigError
+from insight.layers import load_specs
+from insight.store import layer_summaries
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.web_support import SURVEY_LAYERS, app_places, close_app, loaded_app, serve
 
@@ -42,12 +42,12 @@ PERIOD = (2017 * 12 + 6, 2018 * 12 + 5)  # 2017-07 to 2018-06
 
 
 @pytest.fixture(scope="module")
-def places(sample_store):  # noqa: ANN001, ANN201
+def places(sample_store):
     return load_places(sample_store.engine)
 
 
 @pytest.fixture(scope="module")
-def survey(sample_store) -> SurveyData:  # noqa: ANN001
+def survey(sample_store) -> SurveyData:
     found = read_surveys(sample_store.engine, load_specs(LAYERS_DIR), layer_summaries(sample_store.engine))
     assert [s.layer.name for s in found] == ["resident_survey_illustrative"]
     return found[0]
@@ -70,7 +70,7 @@ def _by_hand(raw: pd.DataFrame, wave: str, reported: set[str], excluded: set[str
     return pd.DataFrame(out).T
 
 
-def test_published_shares_match_a_hand_computation_and_small_cells_are_withheld(places, survey, raw) -> None:  # noqa: ANN001
+def test_published_shares_match_a_hand_computation_and_small_cells_are_withheld(places, survey, raw) -> None:
     result = perception(places, survey, "safe_after_dark", "wards_2022", crime_layer=CRIME, period=PERIOD)
     assert result.wave == "2026" and result.waves == ["2025", "2026"]
     expected = _by_hand(raw, "2026", {"1", "2"}, {"8"})
@@ -91,7 +91,7 @@ def test_published_shares_match_a_hand_computation_and_small_cells_are_withheld(
     assert small and not areas.loc[small, "published"].any()
 
 
-def test_recorded_rates_and_borough_values_agree_with_the_ward_table(places, survey) -> None:  # noqa: ANN001
+def test_recorded_rates_and_borough_values_agree_with_the_ward_table(places, survey) -> None:
     table = layer_table(places, "wards_2022", CRIME, period=PERIOD).set_index("code")
     for qid, pick in (("safe_after_dark", "crime"), ("worried_asb", "asb")):
         result = perception(places, survey, qid, "wards_2022", crime_layer=CRIME, period=PERIOD)
@@ -109,7 +109,7 @@ def test_recorded_rates_and_borough_values_agree_with_the_ward_table(places, sur
         assert result.crime_period == "2017-07 to 2018-06"
 
 
-def test_classification_follows_the_intervals(places, survey) -> None:  # noqa: ANN001
+def test_classification_follows_the_intervals(places, survey) -> None:
     for qid in ("safe_after_dark", "worried_asb", "worried_crime"):
         result = perception(places, survey, qid, "wards_2022", crime_layer=CRIME, period=PERIOD)
         b = result.borough
@@ -132,7 +132,7 @@ def test_classification_follows_the_intervals(places, survey) -> None:  # noqa: 
     assert set(shading["values"].values()) <= {-1.0, 0.0, 1.0, None}
 
 
-def test_profile_rows_export_the_area_and_borough_side_by_side(places, survey) -> None:  # noqa: ANN001
+def test_profile_rows_export_the_area_and_borough_side_by_side(places, survey) -> None:
     result = perception(places, survey, "safe_after_dark", "wards_2022", crime_layer=CRIME, period=PERIOD)
     base = profile(places, "wards_2022", WARD, crime_layer=CRIME, period=PERIOD)
     extended = with_perception(base, [result])
@@ -150,7 +150,7 @@ def test_profile_rows_export_the_area_and_borough_side_by_side(places, survey) -
     assert not other.figures["section"].str.startswith("Resident").any()
 
 
-def test_refuses_boundaries_questions_and_waves_it_cannot_serve(places, survey) -> None:  # noqa: ANN001
+def test_refuses_boundaries_questions_and_waves_it_cannot_serve(places, survey) -> None:
     with pytest.raises(ConfigError, match="not areas of"):
         perception(places, survey, "safe_after_dark", "town_centres")
     with pytest.raises(ConfigError, match="no question 'nope'"):
@@ -164,7 +164,7 @@ def test_refuses_boundaries_questions_and_waves_it_cannot_serve(places, survey) 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fraction=st.floats(min_value=0.05, max_value=1.0), seed=st.integers(0, 10_000),
        min_base=st.integers(10, 60), min_count=st.integers(1, 5))
-def test_no_published_ward_figure_rests_on_a_small_count(places, survey, raw, fraction, seed, min_base,  # noqa: ANN001
+def test_no_published_ward_figure_rests_on_a_small_count(places, survey, raw, fraction, seed, min_base,
                                                           min_count) -> None:
     """Whatever respondents remain, a published share has its base and both answer groups over the thresholds."""
     rng = np.random.default_rng(seed)
@@ -188,18 +188,18 @@ def test_no_published_ward_figure_rests_on_a_small_count(places, survey, raw, fr
 
 
 @pytest.fixture(scope="module")
-def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def web_app(tmp_path_factory: pytest.TempPathFactory):
     app = loaded_app(tmp_path_factory.mktemp("perception"), SURVEY_LAYERS)
     yield app
     close_app(app)
 
 
 @pytest.fixture(scope="module")
-def client(web_app):  # noqa: ANN001, ANN201
+def client(web_app):
     return web_app.server.test_client()
 
 
-def test_api_serves_published_aggregates_only(client, raw) -> None:  # noqa: ANN001
+def test_api_serves_published_aggregates_only(client, raw) -> None:
     response = client.get("/api/perception/wards_2022.json?question=safe_after_dark")
     assert response.status_code == 200
     body = response.get_json()
@@ -227,13 +227,13 @@ def test_api_serves_published_aggregates_only(client, raw) -> None:  # noqa: ANN
     ("/api/perception/wards_2022.json?survey=other", 404, "no survey layer 'other'"),
     ("/api/perception/wards_2022.json?question=%3Cscript%3E", 400, "not a valid name"),
 ])
-def test_api_refuses_bad_parameters_clearly(client, url: str, status: int, words: str) -> None:  # noqa: ANN001
+def test_api_refuses_bad_parameters_clearly(client, url: str, status: int, words: str) -> None:
     response = client.get(url)
     assert response.status_code == status
     assert words in response.get_json()["error"]
 
 
-def test_profile_json_and_csv_export_carry_the_perception_rows(client) -> None:  # noqa: ANN001
+def test_profile_json_and_csv_export_carry_the_perception_rows(client) -> None:
     figures = client.get(f"/api/profile/wards_2022/{WARD}.json").get_json()["figures"]
     survey_rows = [f for f in figures if f["section"] == "Resident perception (ILLUSTRATIVE)"]
     assert {f["metric"] for f in survey_rows} >= {"perception:safe_after_dark:share", "perception:worried_asb:rate"}
@@ -246,7 +246,7 @@ def test_profile_json_and_csv_export_carry_the_perception_rows(client) -> None: 
     assert json.loads(client.get(f"/api/export/wards_2022/{WARD}.json").get_data(as_text=True))
 
 
-def test_map_shading_callback_colours_wards_by_class(web_app) -> None:  # noqa: ANN001
+def test_map_shading_callback_colours_wards_by_class(web_app) -> None:
     from insight.web.explore import render
 
     with web_app.server.test_request_context():
@@ -268,7 +268,7 @@ def test_map_shading_callback_colours_wards_by_class(web_app) -> None:  # noqa: 
 
 
 @pytest.mark.browser
-def test_area_page_shows_both_side_by_side_and_the_scatter(web_app, page) -> None:  # noqa: ANN001
+def test_area_page_shows_both_side_by_side_and_the_scatter(web_app, page) -> None:
     for url in serve(web_app):
         page.goto(f"{url}/area/wards_2022/{WARD}")
         page.wait_for_selector("#perception-chart-0 .main-svg", timeout=20000)
@@ -289,7 +289,7 @@ def test_area_page_shows_both_side_by_side_and_the_scatter(web_app, page) -> Non
         assert page.locator("#metric").input_value() == "perception:resident_survey_illustrative:worried_asb"
 
 
-def test_the_real_pas_2016_results_show_beside_each_question(client) -> None:  # noqa: ANN001
+def test_the_real_pas_2016_results_show_beside_each_question(client) -> None:
     """The four Barnet police neighbourhoods' real MOPAC PAS 2016 shares, read from the CSV text here."""
     rows = list(csv.reader((DATA_DIR / "indicators" / "mopac_pas_2016_neighbourhood.csv").read_text(
         encoding="utf-8").splitlines()))

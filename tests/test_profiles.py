@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from shapely.geometry import box
 
-from insight.geo.apportion import apportion, choose_weights
-from insight.cli import main
 from insight.analysis.export import FORMULA_START, export_profile, export_table, safe_text
 from insight.analysis.places import load_places
 from insight.analysis.profiles import drawn_boundary, layer_table, parse_period, profile
+from insight.cli import main
+from insight.geo.apportion import apportion, choose_weights
 from insight.store import read_features
 from tests.conftest import DATA_DIR, FIXTURES
 
@@ -28,7 +28,7 @@ WARDS_2022 = gpd.read_file(DATA_DIR / "boundaries" / "wards_2022.geojson")
 
 
 @pytest.fixture(scope="module")
-def places(sample_store):  # noqa: ANN001, ANN201
+def places(sample_store):
     return load_places(sample_store.engine)
 
 

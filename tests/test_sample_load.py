@@ -1,7 +1,6 @@
 """The whole sample loads on both back ends with the counts the sources document."""
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import pandas as pd

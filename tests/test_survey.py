@@ -20,9 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insight.errors import ConfigError, LoadError
-from insight.layers import load_specs
-from insight.sources import get_loader
 from insight.analysis.survey import (
     DisclosureRules,
     GapLabels,
@@ -43,6 +40,9 @@ from insight.analysis.survey import (
     wave_change,
     weighted_shares,
 )
+from insight.errors import ConfigError, LoadError
+from insight.layers import load_specs
+from insight.sources import get_loader
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

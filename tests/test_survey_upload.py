@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from insight.partner import auth, survey_uploads
 from insight.errors import ConfigError, LoadError
-from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
+from insight.partner import auth, survey_uploads
+from insight.sources.ingest import load_specs_into
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.partner_fixtures import (
     PASSWORD,
@@ -37,21 +37,21 @@ FIRST_60 = _csv(ROWS[:60])
 LAST_40 = _csv(ROWS[-40:])
 
 
-def _stored(engine) -> dict[str, str]:  # noqa: ANN001
+def _stored(engine) -> dict[str, str]:
     """Digest of the tables an upload could change (denied requests are audited, so audit is left out)."""
     return {k: v for k, v in fingerprint(engine).items() if k in ("layers", "features", "uploads", "feature_tags")}
 
 
-def _respondents(engine) -> int:  # noqa: ANN001
+def _respondents(engine) -> int:
     with engine.connect() as conn:
         return survey_uploads.stored_survey(conn, LAYER).respondents
 
 
-def _spec():  # noqa: ANN202
+def _spec():
     return survey_uploads.survey_spec(LAYERS_DIR, LAYER)
 
 
-def _post_file(client, content: bytes, filename: str = "survey.csv", *, layer: str = LAYER, token: str | None = None):  # noqa: ANN001, ANN202
+def _post_file(client, content: bytes, filename: str = "survey.csv", *, layer: str = LAYER, token: str | None = None):
     token = token if token is not None else _csrf(client.get("/partner/sign-in").text)
     data = {"layer": layer, "file": (io.BytesIO(content), filename)}
     if token:
@@ -59,7 +59,7 @@ def _post_file(client, content: bytes, filename: str = "survey.csv", *, layer: s
     return client.post("/partner/surveys", content_type="multipart/form-data", data=data)
 
 
-def _client(store, world, role: str):  # noqa: ANN001, ANN202
+def _client(store, world, role: str):
     client = _app(store).test_client()
     user = world.users[role]
     if user.signed_in:
@@ -74,7 +74,7 @@ def _refusal_cells(html: str) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def world(store):  # noqa: ANN001, ANN201
+def world(store):
     return make_world(store.engine)
 
 
@@ -93,7 +93,7 @@ def test_upload_survey_is_for_officers_analysts_and_admins(role: str, allowed: b
 
 
 @pytest.mark.parametrize("role", ["officer", "analyst", "admin"])
-def test_staff_with_the_right_check_and_commit_a_real_file(store, world, role: str) -> None:  # noqa: ANN001
+def test_staff_with_the_right_check_and_commit_a_real_file(store, world, role: str) -> None:
     client = _client(store, world, role)
     assert "Survey files" in client.get("/partner/").text
     listing = client.get("/partner/surveys")
@@ -114,7 +114,7 @@ def test_staff_with_the_right_check_and_commit_a_real_file(store, world, role: s
 
 
 @pytest.mark.parametrize(("role", "status"), [("public", 302), ("councillor", 403), ("partner", 403)])
-def test_others_are_refused_every_survey_page_and_nothing_changes(store, world, role: str, status: int) -> None:  # noqa: ANN001
+def test_others_are_refused_every_survey_page_and_nothing_changes(store, world, role: str, status: int) -> None:
     spec = _spec()
     upload_id, _ = survey_uploads.stage_survey(store.engine, FIRST_60, filename="first_60.csv", spec=spec,
                                                actor=world.users["officer"], settings=settings())
@@ -145,7 +145,7 @@ def test_others_are_refused_every_survey_page_and_nothing_changes(store, world, 
 # --- refusals ------------------------------------------------------------------------------------------
 
 
-def test_bad_rows_are_each_shown_by_row_and_column_and_nothing_is_written(store, world) -> None:  # noqa: ANN001
+def test_bad_rows_are_each_shown_by_row_and_column_and_nothing_is_written(store, world) -> None:
     rows = ROWS[:10]
     fields = HEADER.split(",")
     bad = [r.split(",") for r in rows]
@@ -168,7 +168,7 @@ def test_bad_rows_are_each_shown_by_row_and_column_and_nothing_is_written(store,
     (b"<!DOCTYPE html><html><body>respondent_id,wave</body></html>", "XML or HTML"),
     (b"PK\x03\x04" + b"\x00" * 60, "ZIP archive"),
 ])
-def test_other_content_behind_a_csv_name_is_refused(store, world, content: bytes, looks: str) -> None:  # noqa: ANN001
+def test_other_content_behind_a_csv_name_is_refused(store, world, content: bytes, looks: str) -> None:
     client = _client(store, world, "officer")
     before = _stored(store.engine)
     answer = _post_file(client, content, "survey.csv")
@@ -177,7 +177,7 @@ def test_other_content_behind_a_csv_name_is_refused(store, world, content: bytes
     assert _stored(store.engine) == before
 
 
-def test_a_form_without_its_csrf_token_is_refused(store, world) -> None:  # noqa: ANN001
+def test_a_form_without_its_csrf_token_is_refused(store, world) -> None:
     client = _client(store, world, "officer")
     before = _stored(store.engine)
     answer = _post_file(client, FIRST_60, token="")
@@ -185,7 +185,7 @@ def test_a_form_without_its_csrf_token_is_refused(store, world) -> None:  # noqa
     assert _stored(store.engine) == before
 
 
-def test_only_survey_layers_can_be_replaced(store, world) -> None:  # noqa: ANN001
+def test_only_survey_layers_can_be_replaced(store, world) -> None:
     client = _client(store, world, "officer")
     before = _stored(store.engine)
     answer = _post_file(client, FIRST_60, layer="schools")
@@ -196,7 +196,7 @@ def test_only_survey_layers_can_be_replaced(store, world) -> None:  # noqa: ANN0
     assert [s.name for s in survey_uploads.survey_specs(LAYERS_DIR)] == [LAYER]
 
 
-def test_a_file_over_the_size_limit_is_refused(store, world) -> None:  # noqa: ANN001
+def test_a_file_over_the_size_limit_is_refused(store, world) -> None:
     before = _stored(store.engine)
     with pytest.raises(LoadError, match="the limit is"):
         survey_uploads.stage_survey(store.engine, FIRST_60, filename="first_60.csv", spec=_spec(),
@@ -212,7 +212,7 @@ def test_small_counts_are_suppressed() -> None:
                                                                            "5", "1,234"]
 
 
-def test_the_preview_shows_counts_only_and_small_ward_counts_as_fewer_than_5(store) -> None:  # noqa: ANN001
+def test_the_preview_shows_counts_only_and_small_ward_counts_as_fewer_than_5(store) -> None:
     world = make_world(store.engine, boundaries=("borough", "wards_2022"))
     client = _client(store, world, "analyst")
     report = client.get(_post_file(client, FIRST_60).headers["Location"]).text
@@ -232,7 +232,7 @@ def test_the_preview_shows_counts_only_and_small_ward_counts_as_fewer_than_5(sto
 # --- commit, history and restore -----------------------------------------------------------------------
 
 
-def test_commit_replaces_the_layer_and_restore_brings_an_earlier_version_back(store, world) -> None:  # noqa: ANN001
+def test_commit_replaces_the_layer_and_restore_brings_an_earlier_version_back(store, world) -> None:
     load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
                     echo=lambda _: None)
     assert _respondents(store.engine) == len(ROWS)
@@ -276,7 +276,7 @@ def test_commit_replaces_the_layer_and_restore_brings_an_earlier_version_back(st
     assert "Version 3: first_60.csv" in listing
 
 
-def test_discard_keeps_the_file_and_leaves_the_layer_alone(store, world) -> None:  # noqa: ANN001
+def test_discard_keeps_the_file_and_leaves_the_layer_alone(store, world) -> None:
     client = _client(store, world, "analyst")
     location = _post_file(client, FIRST_60).headers["Location"]
     upload_id = int(location.rsplit("/", 1)[1])
@@ -289,7 +289,7 @@ def test_discard_keeps_the_file_and_leaves_the_layer_alone(store, world) -> None
     assert again.status_code == 409 and "already discarded" in again.text
 
 
-def test_the_asset_upload_pages_leave_survey_uploads_alone(store, world) -> None:  # noqa: ANN001
+def test_the_asset_upload_pages_leave_survey_uploads_alone(store, world) -> None:
     client = _client(store, world, "officer")
     location = _post_file(client, FIRST_60).headers["Location"]
     upload_id = int(location.rsplit("/", 1)[1])
@@ -301,7 +301,7 @@ def test_the_asset_upload_pages_leave_survey_uploads_alone(store, world) -> None
     assert _stored(store.engine) == before
 
 
-def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, world) -> None:  # noqa: ANN001
+def test_a_commit_refuses_when_the_layer_was_replaced_after_the_check(store, world) -> None:
     spec = _spec()
     officer = world.users["officer"]
     first, _ = survey_uploads.stage_survey(store.engine, FIRST_60, filename="first_60.csv", spec=spec, actor=officer,
@@ -324,7 +324,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, obje
 
 
 @pytest.mark.browser
-def test_an_analyst_is_refused_a_bad_file_then_saves_a_good_one_in_a_browser(browser, served, tmp_path) -> None:  # noqa: ANN001
+def test_an_analyst_is_refused_a_bad_file_then_saves_a_good_one_in_a_browser(browser, served, tmp_path) -> None:
     url, world = served
     bad_rows = [r.split(",") for r in ROWS[:5]]
     bad_rows[2][HEADER.split(",").index("weight")] = "abc"
@@ -361,7 +361,7 @@ def test_an_analyst_is_refused_a_bad_file_then_saves_a_good_one_in_a_browser(bro
     assert _respondents(world.engine) == 60
 
 
-def test_the_asset_upload_form_cannot_replace_a_survey_layer(store, world) -> None:  # noqa: ANN001
+def test_the_asset_upload_form_cannot_replace_a_survey_layer(store, world) -> None:
     load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
                     echo=lambda _: None)
     client = _client(store, world, "officer")
@@ -375,7 +375,7 @@ def test_the_asset_upload_form_cannot_replace_a_survey_layer(store, world) -> No
     assert _stored(store.engine) == before and _respondents(store.engine) == len(ROWS)
 
 
-def test_a_commit_that_fails_part_way_leaves_the_layer_and_the_upload_as_they_were(store, world, monkeypatch) -> None:  # noqa: ANN001
+def test_a_commit_that_fails_part_way_leaves_the_layer_and_the_upload_as_they_were(store, world, monkeypatch) -> None:
     load_specs_into(store.engine, [s for s in load_specs(LAYERS_DIR) if s.name == LAYER], DATA_DIR,
                     echo=lambda _: None)
     client = _client(store, world, "officer")
@@ -383,7 +383,7 @@ def test_a_commit_that_fails_part_way_leaves_the_layer_and_the_upload_as_they_we
     upload_id = int(location.rsplit("/", 1)[1])
     before = _stored(store.engine)
 
-    def failing_audit(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def failing_audit(*args, **kwargs) -> None:
         raise RuntimeError("the audit log could not be written")
 
     monkeypatch.setattr(survey_uploads.audit, "record", failing_audit)

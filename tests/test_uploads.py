@@ -17,14 +17,14 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from insight.partner import uploads, versions
-from insight.partner.auth import PermissionDenied
-from insight.errors import ConfigError, LoadError, NotFoundError
-from insight.sources.ingest import load_specs_into
+from insight.errors import ConfigError, LoadError, NotFoundError, PermissionDenied
 from insight.layers import load_specs
+from insight.partner import uploads, versions
 from insight.partner.record_checks import (
     GB_REGION,
     check_lonlat,
@@ -37,6 +37,7 @@ from insight.partner.record_checks import (
     to_metres,
 )
 from insight.partner.safe_files import safe_member_path
+from insight.sources.ingest import load_specs_into
 from insight.store.models import Feature, FeatureRevision, FeatureTag
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.partner_fixtures import ORUK, VENUES_CSV, fingerprint, make_world, run_cli, settings, write
@@ -46,16 +47,16 @@ BARNET = (-0.306, 51.555, -0.129, 51.671)
 
 
 @pytest.fixture
-def world(store):  # noqa: ANN001, ANN201
+def world(store):
     return make_world(store.engine)
 
 
-def _check(world, path: Path, *, who: str = "partner", **limits):  # noqa: ANN001, ANN202
+def _check(world, path: Path, *, who: str = "partner", **limits):
     return uploads.check_upload(world.engine, path, layer=world.layer, actor=world.users[who],
                                 settings=settings(**limits))
 
 
-def _commit(world, path: Path, *, who: str = "partner"):  # noqa: ANN001, ANN202
+def _commit(world, path: Path, *, who: str = "partner"):
     return uploads.commit_check(world.engine, _check(world, path, who=who), actor=world.users[who])
 
 
@@ -162,7 +163,7 @@ def test_stale_records_are_flagged_by_last_assured(world, tmp_path: Path) -> Non
     assert versions.stale_counts(world.engine, days=365) == {world.layer: (1, 2)}
 
 
-def test_a_commit_that_fails_half_way_leaves_nothing_behind(world, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_commit_that_fails_half_way_leaves_nothing_behind(world, monkeypatch, tmp_path: Path) -> None:
     _commit(world, VENUES_CSV)
     lines = VENUES_CSV.read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2].replace("artsdepot", "artsdepot (North Finchley)")
@@ -297,7 +298,7 @@ def test_staged_upload_keeps_the_file_and_commits_later(world) -> None:
         uploads.commit_upload(world.engine, upload_id, actor=partner, settings=settings())
 
 
-def test_cli_upload_previews_and_commits_only_when_asked(store, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cli_upload_previews_and_commits_only_when_asked(store, capsys, tmp_path: Path) -> None:
     world = make_world(store.engine)
     email = world.users["partner"].email
     before = fingerprint(store.engine)
@@ -542,12 +543,12 @@ def test_archive_paths_that_pass_stay_inside(name: str) -> None:
 
 @given(st.sampled_from(["Culture", "Nightlife", "Urban sport", "Landmarks"]),
        st.sampled_from([str.lower, str.upper, str.title, lambda s: f"  {s} ", lambda s: s.replace(" ", "  ")]))
-def test_categories_match_whatever_the_case_and_spacing(category: str, vary) -> None:  # noqa: ANN001
+def test_categories_match_whatever_the_case_and_spacing(category: str, vary) -> None:
     assert match_category(vary(category), ["Culture", "Nightlife", "Urban sport", "Landmarks"]) == (category, None)
 
 
 @given(st.one_of(st.text(max_size=20), st.integers(0, 10**9)))
-def test_identifier_normalising_is_idempotent(value) -> None:  # noqa: ANN001
+def test_identifier_normalising_is_idempotent(value) -> None:
     once = normalise_identifier(value)
     assert once is None or (normalise_identifier(once) == once and " " not in once)
 

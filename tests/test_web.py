@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from insight.config import load_settings
-from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
+from insight.sources.ingest import load_specs_into
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, open_store
 from tests.web_support import serve
@@ -23,7 +23,7 @@ AREAS = ".leaflet-overlay-pane path.leaflet-interactive"
 
 
 @pytest.fixture(scope="module")
-def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def web_app(tmp_path_factory: pytest.TempPathFactory):
     store = open_store("spatialite", tmp_path_factory.mktemp("web"))
     specs = [s for s in load_specs(LAYERS_DIR) if s.name in WEB_LAYERS]
     load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
@@ -33,19 +33,19 @@ def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
+def app_url(web_app) -> Iterator[str]:
     yield from serve(web_app)
 
 
-def _count(page, selector: str) -> int:  # noqa: ANN001
+def _count(page, selector: str) -> int:
     return page.locator(selector).count()
 
 
-def _wait_count(page, selector: str, expected: int) -> None:  # noqa: ANN001
+def _wait_count(page, selector: str, expected: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('{selector}').length === {expected}", timeout=15000)
 
 
-def _query(page) -> dict[str, list[str]]:  # noqa: ANN001
+def _query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
@@ -180,7 +180,7 @@ def test_drawn_area_filters_points_and_fills_the_panel(web_app) -> None:
     assert panel[0].children == "Drawn area" and len(shape["features"]) == 1
 
 
-def test_database_unavailable_is_a_readable_message(browser) -> None:  # noqa: ANN001
+def test_database_unavailable_is_a_readable_message(browser) -> None:
     settings = load_settings(
         env={}, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none", tile_url="",
         data_dir=str(DATA_DIR), layers_dir=str(LAYERS_DIR),

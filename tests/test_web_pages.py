@@ -30,39 +30,39 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def web_app(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def web_app(tmp_path_factory: pytest.TempPathFactory):
     app = loaded_app(tmp_path_factory.mktemp("pages"), PAGE_LAYERS)
     yield app
     close_app(app)
 
 
 @pytest.fixture(scope="module")
-def places(web_app):  # noqa: ANN001, ANN201
+def places(web_app):
     return app_places(web_app)
 
 
 @pytest.fixture(scope="module")
-def app_url(web_app) -> Iterator[str]:  # noqa: ANN001
+def app_url(web_app) -> Iterator[str]:
     yield from serve(web_app)
 
 
-def _query(page) -> dict[str, list[str]]:  # noqa: ANN001
+def _query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def _open_area(page, url: str) -> None:  # noqa: ANN001
+def _open_area(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#area-profile #key-figures", timeout=20000)
 
 
-def _figure(result, metric: str, column: str = "value") -> float:  # noqa: ANN001
+def _figure(result, metric: str, column: str = "value") -> float:
     return float(result.figures.loc[result.figures["metric"] == metric, column].iloc[0])
 
 
 # ---- area page in the browser ---------------------------------------------------------------------
 
 
-def test_area_page_shows_the_wards_profile(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_area_page_shows_the_wards_profile(page, app_url: str, places) -> None:
     expected = profile(places, "wards_2022", WARD)
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}")
     assert page.locator("h1").inner_text() == expected.name == "Burnt Oak"
@@ -80,7 +80,7 @@ def test_area_page_shows_the_wards_profile(page, app_url: str, places) -> None: 
     assert page.locator("#area-map .leaflet-tile-pane img").count() == 0
 
 
-def test_charts_have_headings_summaries_and_table_alternatives(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_charts_have_headings_summaries_and_table_alternatives(page, app_url: str, places) -> None:
     expected = profile(places, "wards_2022", WARD)
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}")
     page.wait_for_selector("#trend-chart .main-svg")
@@ -98,7 +98,7 @@ def test_charts_have_headings_summaries_and_table_alternatives(page, app_url: st
     assert page.locator("#trend-table").is_visible()
 
 
-def test_export_links_download_files(page, app_url: str) -> None:  # noqa: ANN001
+def test_export_links_download_files(page, app_url: str) -> None:
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}?comparator=average")
     links = page.locator("#area-profile .exports a")
     assert links.count() == len(CONTENT_TYPES)
@@ -125,7 +125,7 @@ def test_export_links_download_files(page, app_url: str) -> None:  # noqa: ANN00
     assert page.request.get(app_url + table).status == 200
 
 
-def test_changing_the_comparator_updates_the_url_and_the_figures(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_changing_the_comparator_updates_the_url_and_the_figures(page, app_url: str, places) -> None:
     average = profile(places, "wards_2022", WARD, comparator="average")
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}")
     assert _query(page) == {}
@@ -142,7 +142,7 @@ def test_changing_the_comparator_updates_the_url_and_the_figures(page, app_url: 
     assert page.get_by_label("Compare with").input_value() == "average"
 
 
-def test_changing_the_period_updates_the_url_and_the_trend(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_changing_the_period_updates_the_url_and_the_trend(page, app_url: str, places) -> None:
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}?layer=crime_2016_2018")
     page.get_by_label("From", exact=True).select_option("2017-01")
     page.get_by_label("To", exact=True).select_option("2017-03")
@@ -155,7 +155,7 @@ def test_changing_the_period_updates_the_url_and_the_trend(page, app_url: str, p
     assert fmt(_figure(expected, "points_total"), "records") in crime
 
 
-def test_a_shared_link_reproduces_the_view(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_a_shared_link_reproduces_the_view(page, app_url: str, places) -> None:
     url = f"{app_url}/area/wards_2022/{WARD}?comparator=wards_2022:{OTHER}&layer=crime_2016_2018&period=2017-07:2017-12"
     expected = profile(places, "wards_2022", WARD, comparator=f"wards_2022:{OTHER}", crime_layer="crime_2016_2018",
                        period=(24210, 24215))
@@ -167,7 +167,7 @@ def test_a_shared_link_reproduces_the_view(page, app_url: str, places) -> None: 
     assert page.locator("#area-problems").inner_text() == ""
 
 
-def test_unknown_area_code_shows_an_alert_listing_the_areas(page, app_url: str) -> None:  # noqa: ANN001
+def test_unknown_area_code_shows_an_alert_listing_the_areas(page, app_url: str) -> None:
     page.goto(f"{app_url}/area/wards_2022/NOPE")
     alert = page.wait_for_selector("[role=alert]")
     assert "No area 'NOPE' in wards_2022" in alert.inner_text()
@@ -179,7 +179,7 @@ def test_unknown_area_code_shows_an_alert_listing_the_areas(page, app_url: str) 
     assert page.locator(".area-list a", has_text="Wards (from May 2022)").count() == 1
 
 
-def test_bad_query_parameters_are_named_and_the_profile_still_shows(page, app_url: str) -> None:  # noqa: ANN001
+def test_bad_query_parameters_are_named_and_the_profile_still_shows(page, app_url: str) -> None:
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}?comparator=zzz&layer=ghosts&period=2024-13:2024-01")
     problems = page.locator("#area-problems").inner_text()
     assert "comparator 'zzz'" in problems and "no point layer 'ghosts'" in problems
@@ -191,7 +191,7 @@ def test_bad_query_parameters_are_named_and_the_profile_still_shows(page, app_ur
 # ---- compare and catalogue in the browser ------------------------------------------------------------
 
 
-def test_compare_shows_two_wards_side_by_side(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_compare_shows_two_wards_side_by_side(page, app_url: str, places) -> None:
     page.goto(f"{app_url}/compare?boundary=wards_2022&areas={WARD},{OTHER}")
     table = page.wait_for_selector("#comparison")
     headings = page.locator("#comparison thead th a")
@@ -205,7 +205,7 @@ def test_compare_shows_two_wards_side_by_side(page, app_url: str, places) -> Non
     assert "per 1,000" in table.inner_text()
 
 
-def test_compare_form_adds_an_area_and_updates_the_url(page, app_url: str) -> None:  # noqa: ANN001
+def test_compare_form_adds_an_area_and_updates_the_url(page, app_url: str) -> None:
     page.goto(f"{app_url}/compare?boundary=wards_2022&areas={WARD},{OTHER}")
     page.wait_for_selector("#comparison")
     page.get_by_label("Area 3 (optional)").select_option(THIRD)
@@ -220,7 +220,7 @@ def test_compare_form_adds_an_area_and_updates_the_url(page, app_url: str) -> No
     assert page.get_by_label("Area 1").locator("option").count() > 1
 
 
-def test_compare_names_unknown_codes(page, app_url: str) -> None:  # noqa: ANN001
+def test_compare_names_unknown_codes(page, app_url: str) -> None:
     page.goto(f"{app_url}/compare?boundary=wards_2022&areas={WARD},ZZZ,{OTHER}")
     page.wait_for_selector("#comparison")
     alert = page.locator("#compare-problems")
@@ -228,7 +228,7 @@ def test_compare_names_unknown_codes(page, app_url: str) -> None:  # noqa: ANN00
     assert page.locator("#comparison thead th a").count() == 2
 
 
-def test_catalogue_lists_every_loaded_layer_with_its_licence(page, app_url: str, places) -> None:  # noqa: ANN001
+def test_catalogue_lists_every_loaded_layer_with_its_licence(page, app_url: str, places) -> None:
     page.goto(f"{app_url}/catalogue")
     page.wait_for_selector("#catalogue")
     rows = page.locator("#catalogue tbody tr")
@@ -242,7 +242,7 @@ def test_catalogue_lists_every_loaded_layer_with_its_licence(page, app_url: str,
 # ---- callbacks and page functions called directly ------------------------------------------------
 
 
-def _texts(component) -> str:  # noqa: ANN001 - a Dash component tree
+def _texts(component) -> str:
     """All the text in a component tree, for assertions on callback output."""
     if component is None:
         return ""
@@ -253,7 +253,7 @@ def _texts(component) -> str:  # noqa: ANN001 - a Dash component tree
     return _texts(getattr(component, "children", None))
 
 
-def test_update_view_puts_the_choice_in_the_url(web_app, places) -> None:  # noqa: ANN001
+def test_update_view_puts_the_choice_in_the_url(web_app, places) -> None:
     from insight.web.area import update_view
 
     key = {"boundary": "wards_2022", "code": WARD}
@@ -270,7 +270,7 @@ def test_update_view_puts_the_choice_in_the_url(web_app, places) -> None:  # noq
     assert "2017-06" in _texts(period)
 
 
-def test_update_view_reports_what_it_changed(web_app) -> None:  # noqa: ANN001
+def test_update_view_reports_what_it_changed(web_app) -> None:
     from insight.web.area import update_view
 
     key = {"boundary": "wards_2022", "code": WARD}
@@ -281,7 +281,7 @@ def test_update_view_reports_what_it_changed(web_app) -> None:  # noqa: ANN001
     assert "swapped" in problems and "no boundary layer 'nowhere'" in problems and problem_class == "status"
 
 
-def test_update_view_with_a_one_month_layer(web_app) -> None:  # noqa: ANN001
+def test_update_view_with_a_one_month_layer(web_app) -> None:
     from insight.web.area import update_view
 
     key = {"boundary": "wards_2022", "code": WARD}
@@ -293,7 +293,7 @@ def test_update_view_with_a_one_month_layer(web_app) -> None:  # noqa: ANN001
     assert "2024-04" in _texts(period)
 
 
-def test_parse_view_accepts_names_and_repeated_parameters(places) -> None:  # noqa: ANN001
+def test_parse_view_accepts_names_and_repeated_parameters(places) -> None:
     from insight.web.area import parse_view
 
     view, problems = parse_view(places, "wards_2022", "burnt oak", {"comparator": ["average", "wards_2022:Hendon"]})
@@ -301,7 +301,7 @@ def test_parse_view_accepts_names_and_repeated_parameters(places) -> None:  # no
     assert view.layer == "crime_2016_2018" and view.period == (24210, 24221)
 
 
-def test_area_layout_for_an_unknown_area_is_a_readable_page(web_app) -> None:  # noqa: ANN001
+def test_area_layout_for_an_unknown_area_is_a_readable_page(web_app) -> None:
     from insight.web.area import layout
 
     with web_app.server.test_request_context():
@@ -310,7 +310,7 @@ def test_area_layout_for_an_unknown_area_is_a_readable_page(web_app) -> None:  #
     assert "No area '<script>' in wards_2022" in text and "Burnt Oak" in text
 
 
-def test_update_comparison_callback(web_app, places) -> None:  # noqa: ANN001
+def test_update_comparison_callback(web_app, places) -> None:
     from insight.web.compare import update_comparison
 
     with web_app.server.test_request_context():
@@ -324,7 +324,7 @@ def test_update_comparison_callback(web_app, places) -> None:  # noqa: ANN001
         assert fmt(_figure(profile(places, "wards_2022", code), "residents"), "people") in text
 
 
-def test_compare_parse_view_validates_every_parameter(places) -> None:  # noqa: ANN001
+def test_compare_parse_view_validates_every_parameter(places) -> None:
     from insight.web.compare import MAX_AREAS, parse_view
 
     codes = ",".join(places.boundary("wards_2022").areas["code"])
@@ -337,7 +337,7 @@ def test_compare_parse_view_validates_every_parameter(places) -> None:  # noqa: 
     assert view.areas == () and re.search(r"No area 'E05013630' in .*town_centres", problems[0])
 
 
-def test_update_comparison_switching_layer_drops_areas(web_app) -> None:  # noqa: ANN001
+def test_update_comparison_switching_layer_drops_areas(web_app) -> None:
     from insight.web.compare import update_comparison
 
     with web_app.server.test_request_context():
@@ -347,13 +347,13 @@ def test_update_comparison_switching_layer_drops_areas(web_app) -> None:  # noqa
     assert "Choose two or more areas" in _texts(result) and problems is None
 
 
-def test_pages_css_is_served(app_url: str, page) -> None:  # noqa: ANN001
+def test_pages_css_is_served(app_url: str, page) -> None:
     _open_area(page, f"{app_url}/area/wards_2022/{WARD}")
     sheets = page.evaluate("Array.from(document.styleSheets).map(s => s.href || '')")
     assert any(Path(urlparse(s).path).name.startswith("pages.css") for s in sheets)
 
 
-def test_page_title_names_the_area(web_app) -> None:  # noqa: ANN001
+def test_page_title_names_the_area(web_app) -> None:
     from insight.web.area import page_title
 
     with web_app.server.test_request_context():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from insight.sources.ingest import load_specs_into
 from insight.layers import load_specs
+from insight.sources.ingest import load_specs_into
 from insight.web import create_app
 from tests.conftest import DATA_DIR, LAYERS_DIR, Store, open_store
 
@@ -24,7 +24,7 @@ AREA_LAYERS = {"borough", "wards_2022", "town_centres", "lsoa_2021", "lookup_lso
 SURVEY_LAYERS = AREA_LAYERS | {"resident_survey_illustrative", "mopac_pas_2016"}
 
 
-def loaded_app(tmp_dir: Path, layers: set[str]):  # noqa: ANN201 - a Dash app
+def loaded_app(tmp_dir: Path, layers: set[str]):
     """A fresh SpatiaLite store with ``layers`` of the sample loaded, and the app on it, with its callbacks."""
     store = open_store("spatialite", tmp_dir)
     specs = [s for s in load_specs(LAYERS_DIR) if s.name in layers]
@@ -34,13 +34,13 @@ def loaded_app(tmp_dir: Path, layers: set[str]):  # noqa: ANN201 - a Dash app
     return app
 
 
-def close_app(app) -> None:  # noqa: ANN001
+def close_app(app) -> None:
     """Close the app's store."""
     store: Store = app.store
     store.close()
 
 
-def serve(app) -> Iterator[str]:  # noqa: ANN001
+def serve(app) -> Iterator[str]:
     """Serve a Dash app on a free loopback port for the duration of a fixture."""
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -63,7 +63,7 @@ def chromium() -> Iterator:
         browser.close()
 
 
-def app_places(app):  # noqa: ANN001, ANN201 - insight.analysis.places.Places
+def app_places(app):
     """The snapshot the app serves, read the way its pages read it."""
     from insight.web import context
 

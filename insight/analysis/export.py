@@ -19,9 +19,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from insight.geo.crs import STORAGE_CRS, to_metric
 from insight.analysis.places import Places
 from insight.analysis.profiles import Profile
+from insight.geo.crs import STORAGE_CRS, to_metric
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html")

@@ -16,11 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from insight.errors import ConfigError, NotFoundError
-from insight.layers import LayerSpec
 from insight.analysis.places import Places
 from insight.analysis.profiles import Profile, area_table, default_crime_layer, period_text
-from insight.store.io import LayerSummary
 from insight.analysis.survey import (
     DisclosureRules,
     GapLabels,
@@ -34,6 +31,9 @@ from insight.analysis.survey import (
     respondents_frame,
     wave_change,
 )
+from insight.errors import ConfigError, NotFoundError
+from insight.layers import LayerSpec
+from insight.store.io import LayerSummary
 
 ASB = "anti-social-behaviour"
 SURVEY_LOADER = "survey-responses"

@@ -7,6 +7,7 @@ every boundary layer, so a view is an integer filter and a count, not a spatial 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd

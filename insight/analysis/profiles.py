@@ -8,19 +8,19 @@ Every figure carries its source, period, boundary vintage and method.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from insight.geo.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
+from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
 from insight.errors import ConfigError
+from insight.geo.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
 from insight.geo.crs import STORAGE_CRS
 from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
-from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
 from insight.store.io import LayerSummary
 
 AGE_PREFIX = "usual_residents_aged_"
@@ -166,7 +166,7 @@ def _counts(area_index: np.ndarray, points: PointData, mask: np.ndarray, n: int)
     return counts.loc[:, counts.sum(axis=0) > 0] if mask.any() else counts.iloc[:, :0]
 
 
-def _cached(places: Places, key: tuple, boundary: BoundaryData, compute):  # noqa: ANN001, ANN202
+def _cached(places: Places, key: tuple, boundary: BoundaryData, compute):
     if boundary.meta.area_type == "drawn":
         return compute()
     if key not in places.cache:
@@ -286,7 +286,7 @@ def metrics(table: AreaTable) -> tuple[pd.DataFrame, dict[str, Metric]]:
     residents = table.residents
     pop_source = "Census 2021 usual residents (ONS)"
 
-    def add(key: str, values, **kw) -> None:  # noqa: ANN001
+    def add(key: str, values, **kw) -> None:
         cols[key] = np.asarray(values, dtype=float)
         meta[key] = Metric(vintage=vintage, **kw)
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from insight.errors import ConfigError
-from insight.layers import ASSET_KINDS
 from insight.analysis.perception import PerceptionResult, sentence, shading_values
 from insight.analysis.places import Places, PointData, month_label
 from insight.analysis.profiles import area_table, default_crime_layer, default_period, metrics, period_text
+from insight.errors import ConfigError
+from insight.layers import ASSET_KINDS
 
 PALETTES = {
     # ColorBrewer sequential schemes, safe for the common forms of colour blindness.
@@ -128,7 +128,7 @@ def _mask(
     categories: list[str] | None,
     kinds: list[str] | None,
     period: tuple[int, int] | None,
-    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
+    polygon=None,
 ) -> np.ndarray:
     keep = np.isfinite(points.x) & np.isfinite(points.y)
     if polygon is not None:
@@ -152,7 +152,7 @@ def _mask(
     return keep
 
 
-def points_collection(places: Places, layer: str, **filters) -> dict:  # noqa: ANN003 - as points_geojson_text
+def points_collection(places: Places, layer: str, **filters) -> dict:
     """The GeoJSON FeatureCollection of :func:`points_geojson_text` as a dict (e.g. to inline in a map)."""
     return json.loads(points_geojson_text(places, layer, **filters))
 
@@ -209,7 +209,7 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict]:
 __all__ = ["Shading", "shading", "shading_options", "points_collection", "categories", "search", "period_text"]
 
 
-def parse_drawn(text: str | None):  # noqa: ANN201 - a shapely Polygon or None
+def parse_drawn(text: str | None):
     """A drawn polygon from its URL form 'lon lat,lon lat,…' (EPSG:4326); ConfigError if malformed."""
     import shapely
 
@@ -246,7 +246,7 @@ def points_geojson_text(
     categories: list[str] | None = None,
     kinds: list[str] | None = None,
     period: tuple[int, int] | None = None,
-    polygon=None,  # noqa: ANN001 - a shapely polygon in EPSG:4326
+    polygon=None,
     limit: int = MAX_POINTS,
     stale: set[int] | None = None,
 ) -> str:

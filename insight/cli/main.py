@@ -12,7 +12,7 @@ from insight.config import Settings, load_settings, settings_help
 from insight.errors import ConfigError, InsightError, StoreError
 
 
-def _engine(settings: Settings, *, upgrade: bool = True):  # noqa: ANN202 - SQLAlchemy Engine
+def _engine(settings: Settings, *, upgrade: bool = True):
     from insight import store
     from insight.store.migrate import upgrade as run_upgrade
 
@@ -23,7 +23,7 @@ def _engine(settings: Settings, *, upgrade: bool = True):  # noqa: ANN202 - SQLA
     return engine
 
 
-def _progress_printer(name: str):  # noqa: ANN202 - a progress callback
+def _progress_printer(name: str):
     if not sys.stderr.isatty():
         return None
 
@@ -51,8 +51,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.sources.ingest import load_specs_into
     from insight.layers import load_specs
+    from insight.sources.ingest import load_specs_into
 
     specs = load_specs(settings.layers_dir)
     if args.only:
@@ -84,8 +84,8 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.sources.ingest import adhoc_spec, load_layer
     from insight.layers import load_specs
+    from insight.sources.ingest import adhoc_spec, load_layer
 
     path = Path(args.file)
     known = {s.name: s for s in load_specs(settings.layers_dir)}
@@ -145,13 +145,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _places(settings: Settings, *, tagged: set[str] | None = None):  # noqa: ANN202 - a Places snapshot
+def _places(settings: Settings, *, tagged: set[str] | None = None):
     from insight.analysis.places import load_places
 
     return load_places(_engine(settings), tagged=tagged)
 
 
-def read_polygon(path: Path):  # noqa: ANN201 - a shapely geometry
+def read_polygon(path: Path):
     """The union of the polygons in a GeoJSON/GeoPackage/Shapefile, in EPSG:4326."""
     import shapely
 
@@ -213,8 +213,8 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
 
 def _surveys(settings: Settings) -> list:
     """Loaded survey layers with their respondents (restricted: read here, only aggregates are written)."""
-    from insight.layers import load_specs
     from insight.analysis.perception import read_surveys
+    from insight.layers import load_specs
     from insight.store import layer_summaries
 
     engine = _engine(settings)
@@ -263,9 +263,7 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.partner_settings import partner_settings_help
-
-    for key, default, text in [*settings_help(), *partner_settings_help()]:
+    for key, default, text in settings_help():
         print(f"{key}\n    {text}\n    default: {default or '(empty)'}")
     return 0
 

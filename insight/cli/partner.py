@@ -19,7 +19,7 @@ from insight.errors import ConfigError, NotFoundError
 PASSWORD_ENV = "INSIGHT_NEW_PASSWORD"
 
 
-def _engine(settings: Settings):  # noqa: ANN202 - SQLAlchemy Engine
+def _engine(settings: Settings):
     from insight import store
     from insight.store.migrate import upgrade
 
@@ -90,7 +90,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_check(check) -> str:  # noqa: ANN001 - an insight.partner.uploads.UploadCheck
+def format_check(check) -> str:
     """The validation report and preview of an upload as plain text."""
     report = check.report()
     lines = [f"{report['filename']} → layer '{report['layer']}' ({report['format']}, sha256 {report['sha256'][:12]}…)",
@@ -113,12 +113,10 @@ def format_check(check) -> str:  # noqa: ANN001 - an insight.partner.uploads.Upl
 
 def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
     from insight.partner import auth, uploads
-    from insight.partner_settings import load_partner_settings
 
     engine = _engine(settings)
     user = auth.user_by_email(engine, args.as_user)
-    partner_settings = load_partner_settings()
-    check = uploads.check_upload(engine, Path(args.file), layer=args.layer, actor=user, settings=partner_settings,
+    check = uploads.check_upload(engine, Path(args.file), layer=args.layer, actor=user, settings=settings,
                                  on_behalf_of=args.org)
     print(format_check(check))
     if not args.commit:
@@ -146,7 +144,7 @@ def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
     if args.category:
         categories = args.category
     elif args.categories_from:
-        from insight.partner.oruk import categories_from_taxonomy
+        from insight.partner.oruk_feed import categories_from_taxonomy
 
         categories = categories_from_taxonomy(json.loads(Path(args.categories_from).read_text(encoding="utf-8")))
     elif args.any_category:
@@ -182,10 +180,9 @@ def cmd_oruk(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stale(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.partner_settings import load_partner_settings
     from insight.partner.versions import stale_records
 
-    days = args.days or load_partner_settings().stale_days
+    days = args.days or settings.stale_days
     records = stale_records(_engine(settings), args.layer, days=days)
     print(f"{len(records)} record(s) of '{args.layer}' not assured in the last {days} days")
     for r in records:

@@ -18,12 +18,12 @@ NO_AREA = -1
 _SORT_THRESHOLD = 64
 
 
-def _candidates_scan(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):  # noqa: ANN202 - generator
+def _candidates_scan(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):
     for minx, miny, maxx, maxy in bounds:
         yield np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
 
 
-def _candidates_sorted(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):  # noqa: ANN202 - generator
+def _candidates_sorted(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):
     order = np.argsort(x, kind="stable")
     xs = x[order]
     lo = np.searchsorted(xs, bounds[:, 0], side="left")

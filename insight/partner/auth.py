@@ -23,9 +23,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from insight.config import Settings
+from insight.errors import ConfigError, NotFoundError, PermissionDenied, SignInRefused
 from insight.partner import audit
-from insight.errors import ConfigError, InsightError, NotFoundError
-from insight.partner_settings import PartnerSettings
 from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User
 
 TOKEN_PREFIX = "li_"
@@ -40,12 +40,6 @@ _COMMON = frozenset({
 })
 
 
-class PermissionDenied(InsightError, PermissionError):
-    """The user's role does not allow the action on that resource."""
-
-
-class SignInRefused(InsightError):
-    """Wrong email or password, a disabled account, or too many failed attempts."""
 
 
 @dataclass(frozen=True)
@@ -248,14 +242,14 @@ def organisation_id(conn: Connection, slug: str, *, name: str | None = None, cre
     ).scalar_one()
 
 
-def _principal_query():  # noqa: ANN202 - a SQLAlchemy Select
+def _principal_query():
     return select(
         User.id, User.email, User.role, User.organisation_id, Organisation.slug, Organisation.name,
         User.session_epoch, User.active, User.password_hash,
     ).outerjoin(Organisation, Organisation.id == User.organisation_id)
 
 
-def _principal(row) -> Principal:  # noqa: ANN001 - a result row of _principal_query
+def _principal(row) -> Principal:
     return Principal(
         id=row.id, email=row.email, role=row.role, org_id=row.organisation_id, org_slug=row.slug,
         org_name=row.name, session_epoch=row.session_epoch,
@@ -384,7 +378,7 @@ class Throttle:
 
 
 def throttle_state(
-    failures_pair: list[datetime], failures_ip: list[datetime], *, now: datetime, settings: PartnerSettings
+    failures_pair: list[datetime], failures_ip: list[datetime], *, now: datetime, settings: Settings
 ) -> Throttle:
     """Pure rule: pause when the account+address or the address alone has too many recent failures.
 
@@ -421,7 +415,7 @@ def _recent_failures(conn: Connection, email: str, ip: str, since: datetime) -> 
     return [_aware(t) for t in pair], [_aware(t) for t in by_ip]
 
 
-def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: PartnerSettings) -> Principal:
+def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Settings) -> Principal:
     """Check a password sign-in, record the attempt and audit it; SignInRefused with a reason otherwise.
 
     The same message answers an unknown email and a wrong password.

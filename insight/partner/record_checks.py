@@ -27,7 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from insight.errors import LoadError, Problem
-from insight.partner.safe_files import RawTable
+from insight.partner.tables import RawTable
 from insight.sources.base import slug
 
 ERROR, WARNING, REPAIRED, NOTE = "error", "warning", "repaired", "note"

@@ -16,7 +16,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -24,8 +24,10 @@ import pyogrio
 import pyproj
 import shapely
 
+from insight.config import Settings
 from insight.errors import LoadError, Problem
-from insight.partner_settings import PartnerSettings
+from insight.partner.oruk_feed import feed_table, looks_like_feed
+from insight.partner.tables import RawTable
 from insight.sources.base import binary_content, json_records, read_csv_text
 from insight.sources.geo import OGR_ERRORS, read_vector
 
@@ -54,7 +56,7 @@ MAX_JSON_DEPTH = 32
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Limits applied to every upload; see :class:`~insight.partner_settings.PartnerSettings`."""
+    """Limits applied to every upload; see :class:`~insight.config.Settings`."""
 
     max_bytes: int = 10_000_000
     max_rows: int = 20_000
@@ -63,7 +65,7 @@ class UploadLimits:
     max_zip_members: int = 20
 
     @classmethod
-    def from_settings(cls, settings: PartnerSettings) -> UploadLimits:
+    def from_settings(cls, settings: Settings) -> UploadLimits:
         return cls(
             max_bytes=settings.upload_max_bytes,
             max_rows=settings.upload_max_rows,
@@ -71,25 +73,6 @@ class UploadLimits:
             max_zip_ratio=settings.upload_max_zip_ratio,
             max_zip_members=settings.upload_max_zip_members,
         )
-
-
-@dataclass
-class RawTable:
-    """What an upload holds, before any checking of values.
-
-    ``records`` are the attributes of each row or feature; ``geometry`` is None for
-    CSV (coordinates are columns) and otherwise one shapely geometry (or None) per
-    row, in ``crs`` when the file declares one. ``problems`` are per-feature read
-    errors (an unreadable geometry), reported with the rest.
-    """
-
-    format: str
-    columns: list[str]
-    records: list[dict]
-    geometry: np.ndarray | None = None
-    crs: pyproj.CRS | None = None
-    notes: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
 
 
 def _refuse(name: str, reason: str) -> LoadError:
@@ -256,11 +239,9 @@ def _json_document(filename: str, data: bytes) -> object:
 
 
 def _read_json(filename: str, data: bytes, work_dir: Path, limits: UploadLimits) -> RawTable:
-    from insight.partner import oruk
-
     document = _json_document(filename, data)
-    if oruk.looks_like_feed(document):
-        return oruk.feed_table(document)
+    if looks_like_feed(document):
+        return feed_table(document)
     target = work_dir / "upload.geojson"
     target.write_bytes(data)
     try:

@@ -27,17 +27,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from insight.partner import audit
-from insight.sources import ingest
-from insight.partner.auth import Principal, require
+from insight.config import Settings
 from insight.errors import ConfigError, LoadError, NotFoundError, Problem
 from insight.layers import LayerSpec, load_specs
-from insight.partner_settings import PartnerSettings
+from insight.partner import audit
+from insight.partner.auth import Principal, require
 from insight.partner.safe_files import UploadLimits, read_upload, too_large
-from insight.sources import get_loader
-from insight.store.models import Area, Feature, Layer, Upload, User
 from insight.partner.uploads import _clean_filename
 from insight.partner.versions import aware
+from insight.sources import get_loader, ingest
+from insight.store.models import Area, Feature, Layer, Upload, User
 
 SURVEY_LOADER = "survey-responses"
 SMALL_COUNT = 5
@@ -148,7 +147,7 @@ def check_survey_file(
     spec: LayerSpec,
     *,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     filename: str | None = None,
 ) -> SurveyCheck:
     """Check the file at ``path`` as a new version of survey layer ``spec``; write nothing.
@@ -197,7 +196,7 @@ def ward_names(engine: Engine, codes: list[str]) -> dict[str, str]:
 
 
 def _check_content(
-    engine: Engine, content: bytes, filename: str, spec: LayerSpec, *, actor: Principal, settings: PartnerSettings
+    engine: Engine, content: bytes, filename: str, spec: LayerSpec, *, actor: Principal, settings: Settings
 ) -> SurveyCheck:
     if len(content) > settings.upload_max_bytes:
         raise LoadError(filename, [Problem(too_large(len(content), settings.upload_max_bytes))])
@@ -212,7 +211,7 @@ def stage_survey(
     filename: str,
     spec: LayerSpec,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     ip: str | None = None,
     restored_from: int | None = None,
 ) -> tuple[int, SurveyCheck]:
@@ -288,7 +287,7 @@ def commit_survey(
     *,
     spec: LayerSpec,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     ip: str | None = None,
 ) -> SurveyUpload:
     """Re-check a pending survey upload and replace the layer with it; returns it with its version number.
@@ -359,7 +358,7 @@ def restore_survey(
     *,
     spec: LayerSpec,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     ip: str | None = None,
 ) -> SurveyUpload:
     """Commit the file of version ``number`` again, as a new version (officers and admins)."""

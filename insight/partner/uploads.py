@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from insight.config import Settings
+from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem
 from insight.partner import audit
 from insight.partner.auth import LayerRef, Principal, can, organisation_id, require
-from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem
-from insight.partner_settings import PartnerSettings
 from insight.partner.record_checks import (
     CHARITY_COLUMNS,
     COMPANY_COLUMNS,
@@ -35,9 +35,8 @@ from insight.partner.record_checks import (
     Rules,
     check_table,
 )
-from insight.partner.safe_files import RawTable, UploadLimits, read_upload, saved_upload, too_large
-from insight.store.io import authority_geometry
-from insight.store.models import Feature, Layer, Upload
+from insight.partner.safe_files import UploadLimits, read_upload, saved_upload, too_large
+from insight.partner.tables import RawTable
 from insight.partner.versions import (
     Change,
     RecordState,
@@ -54,6 +53,8 @@ from insight.partner.versions import (
     lock_layer,
     record_view,
 )
+from insight.store.io import authority_geometry
+from insight.store.models import Feature, Layer, Upload
 
 PREVIEW_SHOWN = 500
 
@@ -221,7 +222,7 @@ def _check_table(
     *,
     layer: str,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     filename: str,
     sha256: str,
     size: int,
@@ -275,7 +276,7 @@ def check_upload(
     *,
     layer: str,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     filename: str | None = None,
     on_behalf_of: str | None = None,
 ) -> UploadCheck:
@@ -384,7 +385,7 @@ def stage_upload(
     filename: str,
     layer: str,
     actor: Principal,
-    settings: PartnerSettings,
+    settings: Settings,
     ip: str | None = None,
     on_behalf_of: str | None = None,
 ) -> tuple[int, UploadCheck]:
@@ -430,7 +431,7 @@ def staged_upload(engine: Engine, upload_id: int, *, actor: Principal) -> Staged
 
 
 def commit_upload(
-    engine: Engine, upload_id: int, *, actor: Principal, settings: PartnerSettings, ip: str | None = None
+    engine: Engine, upload_id: int, *, actor: Principal, settings: Settings, ip: str | None = None
 ) -> VersionInfo:
     """Commit a staged upload: re-check its file, then write it as one version."""
     with engine.connect() as conn:

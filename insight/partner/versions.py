@@ -20,20 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from insight.errors import ConfigError, NotFoundError, VersionConflict
 from insight.partner import audit
-from insight.sources import ingest
 from insight.partner.auth import LayerRef, Principal, RecordRef, can, organisation_id, require
-from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.partner.record_checks import Rules, canonical_json, neutralise_formula, parse_assured
+from insight.sources import ingest
 from insight.store.io import layer_ids
 from insight.store.models import Feature, FeatureRevision, Layer, LayerRules, LayerVersion, Organisation
 
 DEFAULT_STALE_DAYS = 365
 COMPARED = ("name", "category", "properties", "location")
 
-
-class VersionConflict(InsightError):
-    """The layer changed after the user looked at it; they must look again before committing."""
 
 
 @dataclass(frozen=True)
@@ -596,8 +593,8 @@ def record_view(engine: Engine, feature_id: int, *, actor: Principal, stale_days
         if layer_name is None:
             raise NotFoundError(f"no record {feature_id}")
         info = layer_info(conn, layer_name)
-        state = next((s for s in current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
-                      if s.feature_id == feature_id))
+        state = next(s for s in current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
+                      if s.feature_id == feature_id)
         slug = conn.execute(select(Organisation.slug).where(Organisation.id == state.owner_org_id)
                             ).scalar_one_or_none() if state.owner_org_id else None
     require(actor, "edit_record", RecordRef(info.ref, state.owner_org_id))

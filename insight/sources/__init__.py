@@ -4,8 +4,14 @@ Each loader is registered by name (``boundary``, ``police-api``, ``imd``…) and
 called as ``loader(path, **options)`` with options from a layer definition's
 ``[options]`` table or from CLI flags. See :mod:`insight.sources.base`.
 """
-from insight.sources import boundary, indicators, lookup, points, police  # noqa: F401  registers the loaders
-from insight.sources import survey  # noqa: F401  registers survey-responses
+from insight.sources import (  # noqa: F401  registers the loaders
+    boundary,
+    indicators,
+    lookup,
+    points,
+    police,
+    survey,
+)
 from insight.sources.base import LOADERS, Loaded, Loader, get_loader, loader_names, register
 
 __all__ = ["LOADERS", "Loaded", "Loader", "get_loader", "loader_names", "register"]

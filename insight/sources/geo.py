@@ -70,7 +70,7 @@ def read_vector(path: Path, *, layer: str | None = None) -> VectorData:
         return _read_ogr(path, layer)
     if layer is not None:
         fail(path, [Problem("option 'layer' applies only to GeoPackages and zipped shapefiles")])
-    if suffix not in (".geojson", ".json") and not data.lstrip()[:1] in (b"{", b"["):
+    if suffix not in (".geojson", ".json") and data.lstrip()[:1] not in (b"{", b"["):
         fail(path, [Problem(
             f"unsupported file type '{suffix}': expected GeoJSON (.geojson/.json), "
             "a shapefile (.shp or .zip) or a GeoPackage (.gpkg)"

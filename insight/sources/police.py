@@ -203,8 +203,8 @@ def _api_raw_csv(path: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     flat = frame.drop(columns=[c for c in ("location", "outcome_status") if c in frame.columns]).copy()
     flat = flat.assign(**_flatten(locations, outcomes, problems, "location"))
     labels = {c: c for c in flat.columns}
-    labels.update({c: "location" for c in ("latitude", "longitude", "street_id", "street_name")})
-    labels.update({c: "outcome_status" for c in ("outcome_category", "outcome_date")})
+    labels.update(dict.fromkeys(("latitude", "longitude", "street_id", "street_name"), "location"))
+    labels.update(dict.fromkeys(("outcome_category", "outcome_date"), "outcome_status"))
     return flat, labels, problems
 
 

@@ -27,7 +27,7 @@ def _spatialite_engine(url: str, library: str) -> Engine:
     engine = create_engine(url, module=sqlean.dbapi2)
 
     @event.listens_for(engine, "connect")
-    def _load(dbapi_conn, record) -> None:  # noqa: ANN001 - SQLAlchemy event signature
+    def _load(dbapi_conn, record) -> None:
         try:
             load_spatialite(dbapi_conn, record, transaction=True, init_mode="WGS84")
         except Exception as exc:  # the extension failing to load is an environment problem
@@ -41,11 +41,11 @@ def _spatialite_engine(url: str, library: str) -> Engine:
 
     # pysqlite's own transaction handling defers BEGIN; take control so a load is one transaction.
     @event.listens_for(engine, "connect")
-    def _no_autobegin(dbapi_conn, record) -> None:  # noqa: ANN001
+    def _no_autobegin(dbapi_conn, record) -> None:
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # noqa: ANN001
+    def _begin(conn) -> None:
         conn.exec_driver_sql("BEGIN")
 
     return engine

@@ -53,12 +53,12 @@ def context() -> AppContext:
     return current_app.config[CONTEXT_KEY]
 
 
-def current_places():  # noqa: ANN201 - insight.analysis.places.Places
+def current_places():
     """The app's snapshot of the store, for layouts and callbacks."""
     return context().places()
 
 
-def places_or_message(title: str):  # noqa: ANN201 - (Places | None, html.Div | None)
+def places_or_message(title: str):
     """The snapshot for a page, or the page to show instead when the store is unusable or empty."""
     from insight.errors import InsightError
 

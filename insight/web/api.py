@@ -37,7 +37,7 @@ class AppContext:
         self._derived: dict = {}
 
     @cached_property
-    def engine(self):  # noqa: ANN201 - SQLAlchemy Engine
+    def engine(self):
         from insight.store import check_connection, make_engine
 
         engine = make_engine(self.settings)
@@ -53,7 +53,7 @@ class AppContext:
             if s.sensitivity == "public"
         ]
 
-    def places(self):  # noqa: ANN201 - insight.analysis.places.Places
+    def places(self):
         """The snapshot, re-read when a layer has been loaded since (checked every few seconds)."""
         from insight.analysis.places import load_places
         from insight.store import layer_summaries
@@ -72,8 +72,8 @@ class AppContext:
 
     def surveys(self) -> list:  # list[insight.analysis.perception.SurveyData]
         """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
-        from insight.layers import load_specs
         from insight.analysis.perception import read_surveys
+        from insight.layers import load_specs
         from insight.store import layer_summaries
 
         self.places()
@@ -100,7 +100,7 @@ class AppContext:
         ]
 
     def perception(self, boundary: str, question: str, *, survey: str | None = None, crime_layer: str | None = None,
-                   period: tuple[int, int] | None = None, wave: str | None = None):  # noqa: ANN201
+                   period: tuple[int, int] | None = None, wave: str | None = None):
         """Published perception results for a boundary layer (cached with the snapshot)."""
         from insight.analysis.perception import perception
 
@@ -117,7 +117,7 @@ class AppContext:
                                                period=period, wave=wave)
         return self._derived[key]
 
-    def benchmark(self, question) -> tuple:  # noqa: ANN001 - Question in, (LayerSummary | None, DataFrame) out
+    def benchmark(self, question) -> tuple:
         """The published results a survey question names as its benchmark (public indicator values) and their layer."""
         from insight.analysis.perception import benchmark_layer, benchmark_rows
         from insight.store import read_indicator_values
@@ -132,13 +132,13 @@ class AppContext:
         found = benchmark_rows(self._derived[key], question)
         return (places.layers[named[0]] if len(found) else None), found
 
-    def perception_results(self, boundary: str, **kw) -> list:  # noqa: ANN003
+    def perception_results(self, boundary: str, **kw) -> list:
         """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
         chosen = [parse_perception_metric(o["value"]) for o in self.perception_options(boundary)]
         return [self.perception(boundary, question, survey=survey, **kw) for survey, question in chosen]
 
     def with_surveys(self, result, *, crime_layer: str | None = None,
-                     period: tuple[int, int] | None = None):  # noqa: ANN001, ANN201 - Profile in and out
+                     period: tuple[int, int] | None = None):
         """The profile with the resident-perception rows for its area, when a survey covers its boundary."""
         from dataclasses import replace
 
@@ -169,7 +169,7 @@ def parse_perception_metric(value: str) -> tuple[str, str] | None:
     return survey, question
 
 
-def perception_json(result) -> dict:  # noqa: ANN001 - insight.analysis.perception.PerceptionResult
+def perception_json(result) -> dict:
     """The published perception table as JSON: aggregates only, withheld values as null."""
     from insight.analysis.perception import TABLE_COLUMNS
 
@@ -223,10 +223,10 @@ def checked_period(value: str | None) -> tuple[int, int] | None:
     return parse_period(value) if value else None
 
 
-def guarded(fn):  # noqa: ANN001, ANN201
+def guarded(fn):
     """Turn the package's errors into JSON responses with the right status."""
 
-    def wrapper(*args, **kwargs):  # noqa: ANN202
+    def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except NotFoundError as exc:
@@ -269,10 +269,9 @@ def register(server: Flask, context: AppContext) -> None:
         places = context.places()
         stale = None
         if name in places.points and places.point_layer(name).meta.theme == "assets":
-            from insight.partner_settings import load_partner_settings
             from insight.partner.versions import stale_feature_ids
 
-            stale = stale_feature_ids(context.engine, name, days=load_partner_settings().stale_days)
+            stale = stale_feature_ids(context.engine, name, days=context.settings.stale_days)
         text = views.points_geojson_text(
             places, name, stale=stale,
             boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),

@@ -19,14 +19,20 @@ import plotly.graph_objects as go
 import shapely
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from insight.errors import ConfigError, InsightError, NotFoundError
 from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS
-from insight.layers import ASSET_KINDS
 from insight.analysis.perception import change_text, sentence
 from insight.analysis.places import Places, month_label
 from insight.analysis.profiles import (
-    ASSET_KIND_LABELS, Profile, default_crime_layer, default_period, parse_period, period_query, profile,
+    ASSET_KIND_LABELS,
+    Profile,
+    default_crime_layer,
+    default_period,
+    parse_period,
+    period_query,
+    profile,
 )
+from insight.errors import ConfigError, InsightError, NotFoundError
+from insight.layers import ASSET_KINDS
 from insight.web import current_places
 
 AREA_COLOUR = "#0072B2"
@@ -478,7 +484,7 @@ def _number(value: object) -> float:
         return math.nan
 
 
-def perception_scatter(pr, code: str, chart_id: str) -> html.Section:  # noqa: ANN001 - PerceptionResult
+def perception_scatter(pr, code: str, chart_id: str) -> html.Section:
     """Every area's published share against its recorded rate, both with 95% intervals; this area highlighted."""
     areas = pr.areas[pr.areas["published"].astype(bool)]
     b = pr.borough
@@ -518,7 +524,7 @@ def perception_scatter(pr, code: str, chart_id: str) -> html.Section:  # noqa: A
     return _chart(chart_id, f"All areas: {pr.question.reported_label} against {pr.crime_label}", summary, fig, table)
 
 
-def benchmark_table(pr, k: int) -> html.Details | None:  # noqa: ANN001 - PerceptionResult
+def benchmark_table(pr, k: int) -> html.Details | None:
     """The real published results the question is matched to (e.g. MOPAC PAS 2016), for comparison."""
     from insight.web import context
 

@@ -50,14 +50,12 @@ def catalogue_table(layers: list[dict], stale: dict[str, tuple[int, int]] | None
 
 
 def layout(**_: str) -> html.Div:
-    from insight.web import context
-
-    from insight.partner_settings import load_partner_settings
     from insight.partner.versions import stale_counts
+    from insight.web import context
 
     try:
         layers = context().public_layers()
-        days = load_partner_settings().stale_days
+        days = context().settings.stale_days
         stale = stale_counts(context().engine, days=days)
     except InsightError as exc:
         return html.Div([html.H1("Data catalogue"), html.P(f"The database is not available: {exc}", role="alert")])

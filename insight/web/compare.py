@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from insight.analysis import views
-from insight.errors import InsightError, NotFoundError
-from insight.layers import ASSET_KINDS
 from insight.analysis.places import Places
 from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
+from insight.errors import InsightError, NotFoundError
+from insight.layers import ASSET_KINDS
 from insight.web import current_places, places_or_message
 from insight.web.area import (
     _single,
@@ -130,7 +130,7 @@ def key_rows(results: list[Profile]) -> list[tuple[str, list, object]]:
     """Label, one cell per area and the comparator's cell, for each key figure present."""
     rows: list[tuple[str, list, object]] = []
 
-    def add(label: str, metric: str, shown, rank: bool = False) -> None:  # noqa: ANN001 - a formatter
+    def add(label: str, metric: str, shown, rank: bool = False) -> None:
         if not _has(results, metric):
             return
         cells = []

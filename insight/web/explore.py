@@ -11,10 +11,10 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dash.exceptions import MissingCallbackContextException
 
 from insight.analysis import views
-from insight.errors import InsightError
-from insight.layers import ASSET_KINDS
 from insight.analysis.places import Places, month_label, month_number
 from insight.analysis.profiles import ASSET_KIND_LABELS, period_query, profile
+from insight.errors import InsightError
+from insight.layers import ASSET_KINDS
 from insight.web import context, current_places, places_or_message
 from insight.web.api import parse_perception_metric
 
@@ -85,14 +85,14 @@ def _month_options(places: Places) -> list[dict]:
     return [{"label": month_label(m), "value": month_label(m)} for m in range(last, first - 1, -1)]
 
 
-def _field(label: str, control, hint: str | None = None) -> html.Div:  # noqa: ANN001
+def _field(label: str, control, hint: str | None = None) -> html.Div:
     parts = [html.Label(label, htmlFor=control.id, className="field")]
     if hint:
         parts.append(html.P(hint, id=f"{control.id}-hint", className="hint"))
     return html.Div([*parts, control])
 
 
-def _select(select_id: str, options: list[dict], value, *, multiple: bool = False,  # noqa: ANN001
+def _select(select_id: str, options: list[dict], value, *, multiple: bool = False,
             size: int | None = None) -> html.Select:
     """A native <select> (keyboard and screen-reader friendly); read when 'Update map' is pressed."""
     chosen = set(value) if isinstance(value, list) else {value}
@@ -266,7 +266,7 @@ def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, i
         return []
 
 
-def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:  # noqa: ANN003
+def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:
     """Shading by a figure of the snapshot, or by a survey question's perception-against-crime classes."""
     chosen = parse_perception_metric(metric)
     if chosen is not None:
@@ -398,7 +398,7 @@ def _trigger() -> str | None:
     return trigger if isinstance(trigger, str) else None
 
 
-def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> list:  # noqa: ANN001
+def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> list:
     from insight.analysis.profiles import drawn_boundary
 
     result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", period=period)
@@ -412,7 +412,7 @@ def _drawn_panel(places: Places, polygon, period: tuple[int, int] | None) -> lis
     return [html.H2("Drawn area"), html.Dl(rows), *[html.P(n, className="muted") for n in result.notes]]
 
 
-def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, period) -> dict[str, int]:  # noqa: ANN001
+def _counts_by_area(places: Places, layer: str, boundary: str, category, kind, period) -> dict[str, int]:
     from insight.analysis.profiles import _tags_for
 
     points = places.point_layer(layer)

@@ -31,9 +31,9 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from insight.partner import audit, auth, oruk, survey_uploads, uploads, versions
+from insight.config import Settings, secret_key
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError
-from insight.partner_settings import PartnerSettings, load_partner_settings, secret_key
+from insight.partner import audit, auth, oruk, survey_uploads, uploads, versions
 from insight.partner.safe_files import human_size
 
 CSRF_FIELD = "csrf_token"
@@ -65,12 +65,12 @@ bp = Blueprint("partner", __name__, url_prefix="/partner", template_folder="temp
                static_folder="static/partner", static_url_path="/static")
 
 
-def _engine():  # noqa: ANN202 - SQLAlchemy Engine
+def _engine():
     return current_app.extensions["insight_partner"]["context"].engine
 
 
-def _settings() -> PartnerSettings:
-    return current_app.extensions["insight_partner"]["settings"]
+def _settings() -> Settings:
+    return current_app.extensions["insight_partner"]["context"].settings
 
 
 def _ip() -> str:
@@ -322,7 +322,7 @@ def _layers_dir() -> str:
     return current_app.extensions["insight_partner"]["context"].settings.layers_dir
 
 
-def _survey_spec(name: str):  # noqa: ANN202 - insight.layers.LayerSpec
+def _survey_spec(name: str):
     try:
         return survey_uploads.survey_spec(_layers_dir(), name)
     except ConfigError as exc:
@@ -615,15 +615,15 @@ def _insight_error(error: InsightError) -> Response:
     return _page("partner/message.html", 400, title="That did not work", message=str(error))
 
 
-def register(server: Flask, context: Any, *, settings: PartnerSettings | None = None) -> None:
+def register(server: Flask, context: Any) -> None:
     """Add the partner pages to ``server``; ``context`` is an :class:`insight.web.api.AppContext`.
 
     Sets the session cookie to be HTTP-only, SameSite=Lax and (unless turned off)
     Secure, and a request size limit just above the upload limit.
     """
-    settings = settings or load_partner_settings()
+    settings = context.settings
     if not server.secret_key:
-        server.secret_key = secret_key(settings, context.settings.home)
+        server.secret_key = secret_key(settings)
     server.config.update(
         SESSION_COOKIE_NAME="insight_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -632,7 +632,7 @@ def register(server: Flask, context: Any, *, settings: PartnerSettings | None = 
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 1_000_000,
     )
-    server.extensions["insight_partner"] = {"context": context, "settings": settings}
+    server.extensions["insight_partner"] = {"context": context}
     server.register_blueprint(bp)
 
 

@@ -13,7 +13,7 @@ if connection is None:
 
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001 - Alembic hook
+def include_object(obj, name, type_, reflected, compare_to):
     """Leave alone tables we do not model (SpatiaLite's own metadata tables among them)."""
     if type_ == "table" and reflected and compare_to is None:
         return False
