@@ -23,6 +23,9 @@ def test_readme_names_the_two_commands_and_ci_calls_the_test_one() -> None:
     assert "scripts/test.sh" in (PROJECT_ROOT / ".ci" / "run").read_text()
 
 
-def test_every_partner_setting_is_documented() -> None:
-    for key, _, _ in settings_help():
-        assert f"`{key}`" in README, key
+
+def test_architecture_page_names_every_package_and_the_readme_points_to_it() -> None:
+    page = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert "docs/architecture.md" in README
+    for package in sorted(p for p in (PROJECT_ROOT / "insight").iterdir() if (p / "__init__.py").exists()):
+        assert f"`insight/{package.name}/`" in page, package.name
