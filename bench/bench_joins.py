@@ -94,7 +94,8 @@ def main() -> None:
         print(json.dumps(child(*args.child, args.points, args.repeats)))
         return
     print(f"{args.points:,} points, median of {args.repeats} runs, one process per method\n")
-    print(f"{'case':<18} {'method':<17} {'seconds':>8} {'Mpts/s':>7} {'peak MiB':>9} {'counted':>9} {'vs sjoin':>9} {'vs loop':>8}")
+    print(f"{'case':<18} {'method':<17} {'seconds':>8} {'Mpts/s':>7} {'peak MiB':>9} "
+          f"{'counted':>9} {'vs sjoin':>9} {'vs loop':>8}")
     for case, (path, _) in CASES.items():
         if not path.exists():
             print(f"{case:<18} skipped: {path} not found")

@@ -40,7 +40,8 @@ def main() -> None:
     from insight.sources.ingest import load_specs_into
     from insight.store import make_engine
     from insight.store.migrate import upgrade
-    from insight.web import CONTEXT_KEY, create_app
+    from insight.web import create_app
+    from insight.web.context import context_of
     from insight.web.explore import refresh
 
     tmp = tempfile.TemporaryDirectory()
@@ -50,7 +51,7 @@ def main() -> None:
     load_specs_into(engine, load_specs(settings.layers_dir), Path(settings.data_dir), echo=lambda _: None)
     app = create_app(settings)
     start = time.perf_counter()
-    app.server.config[CONTEXT_KEY].places()
+    context_of(app.server).places()
     print(f"snapshot warmed in {time.perf_counter() - start:.2f} s (once, at start-up)\n")
 
     client = app.server.test_client()
@@ -58,7 +59,8 @@ def main() -> None:
     endpoints = {
         "GET /api/layers/wards_2022.geojson": "/api/layers/wards_2022.geojson",
         "GET /api/points (a year of crime, 33k)": f"/api/points/crime_2016_2018.geojson?period={year}",
-        "GET /api/points (one ward, a year)": f"/api/points/crime_2016_2018.geojson?period={year}&boundary=wards_2022&area=E05013630",
+        "GET /api/points (one ward, a year)":
+            f"/api/points/crime_2016_2018.geojson?period={year}&boundary=wards_2022&area=E05013630",
         "GET /api/shading (crime rate)": f"/api/shading/wards_2022.json?metric=points_rate&period={year}",
         "GET /api/profile (one ward)": f"/api/profile/wards_2022/E05013630.json?period={year}",
         "GET /api/search": "/api/search.json?q=oak",

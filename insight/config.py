@@ -47,12 +47,16 @@ class Settings:
         "", "Key that signs session cookies and form tokens. Empty: a random key kept in "
         "<home>/secret_key (shared by every worker on the machine). Set it when workers run on several machines."
     )
-    cookie_secure: bool = _setting(True, "Send the session cookie over HTTPS only (turn off only for local HTTP testing).")
+    cookie_secure: bool = _setting(
+        True, "Send the session cookie over HTTPS only (turn off only for local HTTP testing)."
+    )
     session_hours: int = _setting(8, "How long a sign-in lasts.")
     upload_max_bytes: int = _setting(10_000_000, "Largest file accepted for upload, in bytes.")
     upload_max_rows: int = _setting(20_000, "Most rows or features accepted in one upload.")
     upload_max_unzipped_bytes: int = _setting(50_000_000, "Largest total size of the files inside a zip archive.")
-    upload_max_zip_ratio: int = _setting(100, "Highest compression ratio accepted for a file inside a zip (bomb guard).")
+    upload_max_zip_ratio: int = _setting(
+        100, "Highest compression ratio accepted for a file inside a zip (bomb guard)."
+    )
     upload_max_zip_members: int = _setting(20, "Most files accepted inside a zip archive.")
     stale_days: int = _setting(365, "A record not assured (checked as still true) for this many days is stale.")
     login_max_failures: int = _setting(5, "Failed sign-ins allowed per account and address before a pause.")
@@ -132,5 +136,7 @@ def secret_key(settings: Settings) -> str:
             draft.unlink()
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
-        raise ConfigError("the stored secret key is shorter than 32 characters; delete <home>/secret_key to make a new one")
+        raise ConfigError(
+            "the stored secret key is shorter than 32 characters; delete <home>/secret_key to make a new one"
+        )
     return key

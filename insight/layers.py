@@ -61,6 +61,11 @@ class LayerSpec:
     options: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def where(self) -> str:
+        """The definition's file name, for messages (the layer name when it has no file)."""
+        return self.path.name if self.path is not None else f"layer '{self.name}'"
+
     def metadata(self) -> dict[str, Any]:
         """Columns of the ``layers`` table that come from the definition."""
         return {
@@ -143,9 +148,9 @@ def load_specs(layers_dir: Path | str) -> list[LayerSpec]:
     names: dict[str, str] = {}
     for spec in specs:
         if spec.name in names:
-            problems.append(f"{spec.path.name}: layer name '{spec.name}' is also used by {names[spec.name]}")
-        names[spec.name] = spec.path.name
-    authorities = [s.path.name for s in specs if s.authority]
+            problems.append(f"{spec.where}: layer name '{spec.name}' is also used by {names[spec.name]}")
+        names[spec.name] = spec.where
+    authorities = [s.where for s in specs if s.authority]
     if len(authorities) > 1:
         problems.append(f"more than one layer is marked authority = true: {', '.join(authorities)}")
     if problems:

@@ -63,7 +63,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from insight.analysis.survey import rake  # noqa: E402
+from insight.analysis.survey.estimates import rake  # noqa: E402
 from insight.geo.joins import assign_points  # noqa: E402
 
 SEED = 9000005

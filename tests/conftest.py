@@ -49,7 +49,7 @@ class Store:
 
 def open_store(backend: str, tmp_dir: Path, *, migrate: bool = True) -> Store:
     """A new empty database: a SpatiaLite file in ``tmp_dir`` or a new PostGIS schema."""
-    base = dict(data_dir=str(DATA_DIR), layers_dir=str(LAYERS_DIR), home=str(tmp_dir), tile_url="")
+    base = {"data_dir": str(DATA_DIR), "layers_dir": str(LAYERS_DIR), "home": str(tmp_dir), "tile_url": ""}
     if backend == "spatialite":
         settings = load_settings(env={}, database_url=f"sqlite:///{tmp_dir / 'test.sqlite'}", **base)
         engine = make_engine(settings)

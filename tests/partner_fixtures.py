@@ -6,19 +6,20 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 from werkzeug.serving import make_server
 
+from insight.cli.engines import close_engines
 from insight.cli.partner import add_commands
 from insight.config import Settings, load_settings
 from insight.layers import load_specs
 from insight.partner import auth, versions
 from insight.sources.ingest import load_specs_into
-from insight.store.models import Base, User
+from insight.store.accounts import insert_user
+from insight.store.models import Base
 from tests.conftest import DATA_DIR, FIXTURES, LAYERS_DIR, open_store
 
 VENUES_CSV = FIXTURES / "partner" / "venues.csv"
@@ -42,10 +43,7 @@ def add_user(engine: Engine, email: str, role: str, org_slug: str | None = None)
     """A user inserted directly (one shared Argon2 hash keeps the tests fast)."""
     with engine.begin() as conn:
         org_id = auth.organisation_id(conn, org_slug, create=True) if org_slug else None
-        conn.execute(insert(User).values(
-            email=email, name="", role=role, organisation_id=org_id, password_hash=_password_hash(), active=True,
-            session_epoch=0, created_at=datetime.now(UTC),
-        ))
+        insert_user(conn, email, name="", role=role, organisation_id=org_id, password_hash=_password_hash())
     return auth.user_by_email(engine, email)
 
 
@@ -92,11 +90,14 @@ def write(path: Path, content: bytes | str) -> Path:
 
 
 def run_cli(store, capsys, *argv: str) -> str:
-    """Run one partner command (as ``insight`` would once it is wired) and return what it printed."""
+    """Run one partner command (as ``insight`` would) and return what it printed; its connections are closed."""
     parser = argparse.ArgumentParser(prog="insight")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
-    assert args.func(args, store.settings) == 0
+    try:
+        assert args.func(args, store.settings) == 0
+    finally:
+        close_engines()
     return capsys.readouterr().out
 
 

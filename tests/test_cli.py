@@ -101,7 +101,8 @@ def test_survey_import_then_perception_table_and_profile_rows(store, capsys, tmp
                           "--format", "csv", "-o", str(out_file))
     assert code == 0, err
     assert "ILLUSTRATIVE" in out and "areas published" in out
-    rows = list(csv.DictReader(out_file.open(encoding="utf-8")))
+    with out_file.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 25 and rows[-1]["area_code"] == "E09000003"
     raw = pd.read_csv(raw_file, dtype=str)
     raw = raw[(raw["wave"] == "2026") & raw["worried_asb"].isin(["1", "2", "3", "4"])]
@@ -121,5 +122,6 @@ def test_survey_import_then_perception_table_and_profile_rows(store, capsys, tmp
     code, out, err = _run(store, capsys, "profile", "--boundary", "wards_2022", "--area", "Burnt Oak",
                           "--format", "csv", "-o", str(profile_file))
     assert code == 0, err
-    metrics = {r["metric"] for r in csv.DictReader(profile_file.open(encoding="utf-8"))}
+    with profile_file.open(encoding="utf-8") as f:
+        metrics = {r["metric"] for r in csv.DictReader(f)}
     assert {"perception:worried_asb:share", "perception:safe_after_dark:rate"} <= metrics

@@ -88,10 +88,10 @@ def test_import_export_validates_and_reimports_unchanged(world, tmp_path: Path) 
         for key in ("name", "status", "description", "email", "url", "fees", "minimum_age"):
             assert service.get(key) == original[service_id].get(key), key
         assert service["organization"]["id"] == original[service_id]["organization"]["id"]
-        locations = [(l["location"]["id"], l["location"]["latitude"], l["location"]["longitude"])
-                     for l in service["service_at_locations"]]
-        assert locations == [(l["location"]["id"], l["location"]["latitude"], l["location"]["longitude"])
-                             for l in original[service_id].get("service_at_locations", [])]
+        locations = [(link["location"]["id"], link["location"]["latitude"], link["location"]["longitude"])
+                     for link in service["service_at_locations"]]
+        assert locations == [(link["location"]["id"], link["location"]["latitude"], link["location"]["longitude"])
+                             for link in original[service_id].get("service_at_locations", [])]
     again = _check(world, write(tmp_path / "export.json", json.dumps(document)))
     assert again.preview.counts == {"added": 0, "changed": 0, "unchanged": 4, "removed": 0, "kept": 0}
 
@@ -144,4 +144,5 @@ def test_exporting_a_restricted_directory_needs_the_right_role(world) -> None:
 def test_a_taxonomy_gives_a_category_list() -> None:
     taxonomy = json.loads((EXAMPLES / "taxonomy.json").read_text(encoding="utf-8"))
     assert oruk_feed.categories_from_taxonomy(taxonomy) == ["name"]
-    assert oruk_feed.looks_like_feed(_feed()) and not oruk_feed.looks_like_feed({"type": "FeatureCollection", "features": []})
+    assert oruk_feed.looks_like_feed(_feed())
+    assert not oruk_feed.looks_like_feed({"type": "FeatureCollection", "features": []})

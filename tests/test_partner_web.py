@@ -12,7 +12,7 @@ from flask import Flask
 
 from insight.partner import audit, auth, uploads, versions
 from insight.web import partner
-from insight.web.api import AppContext
+from insight.web.context import AppContext
 from tests.partner_fixtures import (
     PASSWORD,
     VENUES_CSV,
@@ -30,9 +30,21 @@ CHROMIUM_ARGS = [
 HOSTILE_NAME = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
 
 
+_CONTEXTS: list[AppContext] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts() -> Iterator[None]:
+    yield
+    while _CONTEXTS:
+        _CONTEXTS.pop().close()
+
+
 def _app(store, **overrides) -> Flask:
     app = Flask("partner-test")
-    partner.register(app, AppContext(settings(store.settings, **overrides)))
+    context = AppContext(settings(store.settings, **overrides))
+    _CONTEXTS.append(context)
+    partner.register(app, context)
     return app
 
 

@@ -27,7 +27,7 @@ from insight.analysis.perception import (
 )
 from insight.analysis.places import load_places
 from insight.analysis.profiles import layer_table, profile
-from insight.analysis.survey import DisclosureRules
+from insight.analysis.survey.disclosure import DisclosureRules
 from insight.errors import ConfigError
 from insight.layers import load_specs
 from insight.store import layer_summaries
@@ -83,7 +83,7 @@ def test_published_shares_match_a_hand_computation_and_small_cells_are_withheld(
         assert row["n"] == expected.loc[code, "n"] >= 30
         assert row["ci_low"] < row["share"] < row["ci_high"]
         assert expected.loc[code, "n_yes"] >= 5 and expected.loc[code, "n"] - expected.loc[code, "n_yes"] >= 5
-    for code, row in areas[~areas["published"]].iterrows():
+    for _code, row in areas[~areas["published"]].iterrows():
         assert row["share"] is None and row["n"] is None and row["ci_low"] is None
         assert row["classification"] == "not enough responses to say"
         assert isinstance(row["suppression_reason"], str)
@@ -103,7 +103,8 @@ def test_recorded_rates_and_borough_values_agree_with_the_ward_table(places, sur
                                    rtol=1e-3)
         assert (areas["rate_ci_low"] <= areas["rate"]).all() and (areas["rate"] <= areas["rate_ci_high"]).all()
         whole = layer_table(places, "borough", CRIME, period=PERIOD).iloc[0]
-        borough_count = whole["anti-social-behaviour"] if pick == "asb" else whole["count"] - whole["anti-social-behaviour"]
+        asb = whole["anti-social-behaviour"]
+        borough_count = asb if pick == "asb" else whole["count"] - asb
         assert result.borough["count"] == borough_count
         assert result.borough["area_code"] == BOROUGH and result.borough["published"]
         assert result.crime_period == "2017-07 to 2018-06"
@@ -240,10 +241,12 @@ def test_profile_json_and_csv_export_carry_the_perception_rows(client) -> None:
     api = client.get("/api/perception/wards_2022.json?question=safe_after_dark").get_json()
     share = next(f for f in survey_rows if f["metric"] == "perception:safe_after_dark:share")
     assert share["value"] == pytest.approx(next(a for a in api["areas"] if a["area_code"] == WARD)["share"])
-    text = client.get(f"/api/export/wards_2022/{WARD}.csv").get_data(as_text=True)
+    with client.get(f"/api/export/wards_2022/{WARD}.csv") as response:  # closing it closes the file it sends
+        text = response.get_data(as_text=True)
     rows = [r for r in csv.DictReader(io.StringIO(text)) if r["metric"] == "perception:safe_after_dark:share"]
     assert len(rows) == 1 and float(rows[0]["value"]) == pytest.approx(share["value"])
-    assert json.loads(client.get(f"/api/export/wards_2022/{WARD}.json").get_data(as_text=True))
+    with client.get(f"/api/export/wards_2022/{WARD}.json") as response:
+        assert json.loads(response.get_data(as_text=True))
 
 
 def test_map_shading_callback_colours_wards_by_class(web_app) -> None:

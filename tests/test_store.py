@@ -7,6 +7,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from insight.errors import NotFoundError
 from insight.store import layer_summaries, read_areas, read_features, write_layer
@@ -114,7 +115,7 @@ def test_failed_write_leaves_the_store_exactly_as_it_was(store) -> None:
     before = _counts(store.engine)
     summary_before = layer_summaries(store.engine)[0]
     # The bad row sits in the third insert chunk, after 10,000 rows were already sent.
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         write_layer(store.engine, _meta("pts"), "points", _points(12_000, bad_row=11_500), report={})
     assert _counts(store.engine) == before
     after = layer_summaries(store.engine)[0]

@@ -20,29 +20,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insight.analysis.survey import (
-    DisclosureRules,
-    GapLabels,
-    Question,
+from insight.analysis.survey.change import wave_change
+from insight.analysis.survey.disclosure import DisclosureRules, disclosure_control
+from insight.analysis.survey.estimates import (
     area_estimates,
-    disclosure_control,
-    load_survey,
-    load_surveys,
-    parse_survey,
-    perception_vs_crime,
     published_results,
     question_shares,
     rake,
-    recorded_rates,
     respondents_frame,
-    small_area_estimates,
-    survey_problems,
-    wave_change,
     weighted_shares,
 )
+from insight.analysis.survey.gap import GapLabels, perception_vs_crime, recorded_rates
+from insight.analysis.survey.small_area import small_area_estimates
 from insight.errors import ConfigError, LoadError
 from insight.layers import load_specs
 from insight.sources import get_loader
+from insight.sources.survey_spec import Question, load_survey, load_surveys, parse_survey, survey_problems
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

@@ -9,7 +9,7 @@ import pytest
 
 from insight.errors import ConfigError, LoadError
 from insight.layers import load_specs
-from insight.partner import auth, survey_uploads
+from insight.partner import audit, auth, survey_uploads
 from insight.sources.ingest import load_specs_into
 from tests.conftest import DATA_DIR, LAYERS_DIR
 from tests.partner_fixtures import (
@@ -386,7 +386,7 @@ def test_a_commit_that_fails_part_way_leaves_the_layer_and_the_upload_as_they_we
     def failing_audit(*args, **kwargs) -> None:
         raise RuntimeError("the audit log could not be written")
 
-    monkeypatch.setattr(survey_uploads.audit, "record", failing_audit)
+    monkeypatch.setattr(audit, "record", failing_audit)
     with pytest.raises(RuntimeError, match="audit log"):
         survey_uploads.commit_survey(store.engine, upload_id, spec=_spec(), actor=world.users["officer"],
                                      settings=settings())

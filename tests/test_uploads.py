@@ -251,7 +251,7 @@ def test_every_format_gives_the_same_records(world, tmp_path: Path) -> None:
         else:
             assert found == expected, name
         for c in check.result.candidates:
-            lon, lat = dict(((r.venue_id), (r.geometry.x, r.geometry.y)) for r in points.itertuples()).get(
+            lon, lat = {r.venue_id: (r.geometry.x, r.geometry.y) for r in points.itertuples()}.get(
                 c.key, (c.lon, c.lat))
             assert math.isclose(c.lon, lon, abs_tol=1e-5) and math.isclose(c.lat, lat, abs_tol=1e-5), name
 
@@ -457,8 +457,8 @@ def test_geojson_hazards_are_row_errors(world, tmp_path: Path) -> None:
                                                                               "coordinates": [522235, 190317]}},
         {"type": "Feature", "properties": {"name": "NaN point"}, "geometry": {"type": "Point",
                                                                               "coordinates": [None, 51.6]}},
-        {"type": "Feature", "properties": {"name": "Line"}, "geometry": {"type": "LineString",
-                                                                          "coordinates": [[-0.17, 51.6], [-0.18, 51.61]]}},
+        {"type": "Feature", "properties": {"name": "Line"},
+         "geometry": {"type": "LineString", "coordinates": [[-0.17, 51.6], [-0.18, 51.61]]}},
         {"type": "Feature", "properties": {"name": "Bow tie", "category": "Culture"}, "geometry": {
             "type": "Polygon", "coordinates": [[[-0.180, 51.610], [-0.170, 51.620], [-0.170, 51.610],
                                                 [-0.180, 51.620], [-0.180, 51.610]]]}},

@@ -125,7 +125,7 @@ def test_popup_text_is_escaped(web_app) -> None:
     from insight.analysis import views
 
     with web_app.server.test_request_context():
-        from insight.web import context
+        from insight.web.context import context
 
         places = context().places()
     points = places.point_layer("schools")

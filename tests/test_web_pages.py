@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from insight.analysis.profiles import profile
-from insight.web.area import fmt
+from insight.web.figures import fmt
 from tests.web_support import AREA_LAYERS, app_places, close_app, loaded_app, serve
 
 PAGE_LAYERS = AREA_LAYERS | {"crime_2016_2018"}

@@ -35,7 +35,10 @@ def loaded_app(tmp_dir: Path, layers: set[str]):
 
 
 def close_app(app) -> None:
-    """Close the app's store."""
+    """Close the app's connections and its store."""
+    from insight.web.context import context_of
+
+    context_of(app.server).close()
     store: Store = app.store
     store.close()
 
@@ -65,7 +68,7 @@ def chromium() -> Iterator:
 
 def app_places(app):
     """The snapshot the app serves, read the way its pages read it."""
-    from insight.web import context
+    from insight.web.context import context
 
     with app.server.test_request_context():
         return context().places()

@@ -10,22 +10,35 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import SupportsFloat
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.places import Places
 from insight.analysis.profiles import Profile
+from insight.errors import BadRequest
 from insight.geo.crs import STORAGE_CRS, to_metric
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html")
 TABLE_FORMATS = ("csv", "xlsx", "json")
+_REPORT_CSS = """
+body{font-family:system-ui,Arial,sans-serif;color:#0b0c0c;margin:0 auto;max-width:60rem;padding:1rem;line-height:1.45}
+h1{margin-bottom:.2rem} .meta{color:#505a5f;margin-top:0}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.95rem}
+caption{text-align:left;font-weight:600;padding:.3rem 0}
+th,td{border-bottom:1px solid #b1b4b6;padding:.3rem .4rem;text-align:left;vertical-align:top}
+td{font-variant-numeric:tabular-nums} .map{border:1px solid #b1b4b6;margin:1rem 0}
+.key span{display:inline-block;margin-right:1.2rem}
+.dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem}
+@media print{body{max-width:none} section,table{break-inside:auto} tr{break-inside:avoid} h2{break-after:avoid}}
+"""
 
 
 def safe_text(value: object) -> object:
@@ -127,9 +140,9 @@ def area_features(profile: Profile, places: Places, *, crime_layer: str | None =
         )
     if crime_layer:
         points = places.point_layer(crime_layer)
-        from insight.analysis.profiles import _tags_for  # the same tags the figures were counted with
+        from insight.analysis.profiles import tags_for  # the same tags the figures were counted with
 
-        inside = _tags_for(points, profile.boundary) == profile.boundary.index_of(profile.code)
+        inside = tags_for(points, profile.boundary) == profile.boundary.index_of(profile.code)
         period = crime_section["period"].iloc[0] if len(crime_section) else ""
         if " to " in period:
             from insight.analysis.places import month_number
@@ -156,7 +169,7 @@ def _svg_map(profile: Profile, layers: dict[str, gpd.GeoDataFrame], *, width: in
     def xy(x: float, y: float) -> str:
         return f"{(x - minx) * scale:.1f},{(maxy - y) * scale:.1f}"
 
-    def rings(geom: shapely.Geometry) -> str:
+    def rings(geom: BaseGeometry) -> str:
         parts = []
         for poly in getattr(geom, "geoms", [geom]):
             for ring in [poly.exterior, *poly.interiors]:
@@ -181,16 +194,25 @@ def _svg_map(profile: Profile, layers: dict[str, gpd.GeoDataFrame], *, width: in
     return "".join(out)
 
 
-def _fmt(value: object, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _fmt(value: object, unit: object) -> str:
+    """A figure for the report: a percentage for a share, one decimal for a rate, "—" for none."""
+    if not isinstance(value, SupportsFloat) or math.isnan(float(value)):
         return "—"
+    number = float(value)
     if unit == "share":
-        return f"{value:.1%}"
+        return f"{number:.1%}"
     if unit in ("per 1,000",):
-        return f"{value:,.1f}"
+        return f"{number:,.1f}"
     if unit == "rank":
-        return f"{value:,.0f}"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+        return f"{number:,.0f}"
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+
+
+def _rank_text(rank: object, of: object) -> str:
+    """'3 of 24' for a ranked figure, empty when it is not ranked."""
+    if not isinstance(rank, SupportsFloat) or not isinstance(of, SupportsFloat) or math.isnan(float(rank)):
+        return ""
+    return f"{float(rank):.0f} of {float(of):.0f}"
 
 
 def profile_html(profile: Profile, places: Places) -> str:
@@ -200,14 +222,14 @@ def profile_html(profile: Profile, places: Places) -> str:
     sections = []
     for section, rows in profile.figures.groupby("section", sort=False):
         body = "".join(
-            f"<tr><th scope='row'>{esc(r.label)}</th><td>{_fmt(r.value, r.unit)}</td>"
+            f"<tr><th scope='row'>{esc(str(r.label))}</th><td>{_fmt(r.value, r.unit)}</td>"
             f"<td>{_fmt(r.comparator_value, r.unit)}</td>"
-            f"<td>{'' if math.isnan(r.rank) else f'{r.rank:.0f} of {r.of:.0f}'}</td>"
+            f"<td>{_rank_text(r.rank, r.of)}</td>"
             f"<td>{esc(str(r.period))}</td></tr>"
             for r in rows.itertuples()
         )
         sections.append(
-            f"<section><h2>{esc(section)}</h2><table><caption>{esc(section)} in {esc(profile.name)} "
+            f"<section><h2>{esc(str(section))}</h2><table><caption>{esc(str(section))} in {esc(profile.name)} "
             f"compared with {esc(profile.comparator)}</caption><thead><tr><th scope='col'>Figure</th>"
             f"<th scope='col'>{esc(profile.name)}</th><th scope='col'>{esc(profile.comparator)}</th>"
             f"<th scope='col'>Rank</th><th scope='col'>Period</th></tr></thead><tbody>{body}</tbody>"
@@ -230,28 +252,23 @@ def profile_html(profile: Profile, places: Places) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(profile.title)} — area profile</title>
-<style>
-body{{font-family:system-ui,Arial,sans-serif;color:#0b0c0c;margin:0 auto;max-width:60rem;padding:1rem;line-height:1.45}}
-h1{{margin-bottom:.2rem}} .meta{{color:#505a5f;margin-top:0}}
-table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.95rem}}
-caption{{text-align:left;font-weight:600;padding:.3rem 0}}
-th,td{{border-bottom:1px solid #b1b4b6;padding:.3rem .4rem;text-align:left;vertical-align:top}}
-td{{font-variant-numeric:tabular-nums}} .map{{border:1px solid #b1b4b6;margin:1rem 0}}
-.key span{{display:inline-block;margin-right:1.2rem}} .dot{{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem}}
-@media print{{body{{max-width:none}} section,table{{break-inside:auto}} tr{{break-inside:avoid}} h2{{break-after:avoid}}}}
-</style></head><body>
+<style>{_REPORT_CSS}</style></head><body>
 <header><h1>{esc(profile.name)}</h1><p class="meta">{esc(profile.boundary.meta.title)} ·
-boundary vintage {esc(profile.boundary.meta.vintage or "")} · compared with {esc(profile.comparator)} · produced {created}</p></header>
+boundary vintage {esc(profile.boundary.meta.vintage or "")} · compared with {esc(profile.comparator)} ·
+produced {created}</p></header>
 <main>
 <figure class="map">{_svg_map(profile, layers)}
 <figcaption class="key"><span><span class="dot" style="background:#2166ac"></span>Assets</span>
-<span><span class="dot" style="background:#b2182b"></span>Recorded crime and ASB in the period</span></figcaption></figure>
+<span><span class="dot" style="background:#b2182b"></span>Recorded crime and ASB in the period</span>
+</figcaption></figure>
 {"<section><h2>Notes</h2><ul>" + notes + "</ul></section>" if notes else ""}
 {"".join(sections)}
-<section><h2>Assets in the area</h2><table><caption>{len(assets)} assets</caption><thead><tr><th scope="col">Name</th>
-<th scope="col">Type</th><th scope="col">Layer</th><th scope="col">Kind</th></tr></thead><tbody>{asset_rows}</tbody></table></section>
-<section><h2>Sources, licences and methods</h2><table><thead><tr><th scope="col">Section</th><th scope="col">Source</th>
-<th scope="col">Period</th><th scope="col">Boundary vintage</th><th scope="col">Method or licence</th></tr></thead>
+<section><h2>Assets in the area</h2><table><caption>{len(assets)} assets</caption><thead><tr>
+<th scope="col">Name</th><th scope="col">Type</th><th scope="col">Layer</th><th scope="col">Kind</th></tr></thead>
+<tbody>{asset_rows}</tbody></table></section>
+<section><h2>Sources, licences and methods</h2><table><thead><tr><th scope="col">Section</th>
+<th scope="col">Source</th><th scope="col">Period</th><th scope="col">Boundary vintage</th>
+<th scope="col">Method or licence</th></tr></thead>
 <tbody>{source_rows}</tbody></table></section>
 </main></body></html>"""
 
@@ -297,7 +314,7 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
     elif fmt == "html":
         path.write_text(profile_html(profile, places), encoding="utf-8")
     else:
-        raise ValueError(f"format '{fmt}' is not one of {', '.join(PROFILE_FORMATS)}")
+        raise BadRequest(f"format '{fmt}' is not one of {', '.join(PROFILE_FORMATS)}")
     return path
 
 
@@ -314,5 +331,5 @@ def export_table(table: pd.DataFrame, fmt: str, path: Path) -> Path:
                    "areas": [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict("records")]}
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     else:
-        raise ValueError(f"format '{fmt}' is not one of {', '.join(TABLE_FORMATS)}")
+        raise BadRequest(f"format '{fmt}' is not one of {', '.join(TABLE_FORMATS)}")
     return path

@@ -3,7 +3,7 @@
 :func:`perception` is pure: a :class:`insight.analysis.places.Places` snapshot (public data: areas,
 population, deprivation, recorded crime) and a :class:`SurveyData` (restricted respondents)
 in, a :class:`PerceptionResult` of published aggregates out. Every survey figure comes from
-:func:`insight.analysis.survey.area_estimates`, which ends in the one disclosure-control gate, so
+:func:`insight.analysis.survey.estimates.area_estimates`, which ends in the one disclosure-control gate, so
 nothing here can publish a small cell or a respondent row. :func:`read_surveys` is the I/O
 edge that reads the restricted layers on the server.
 """
@@ -11,29 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any, SupportsFloat
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
 
-from insight.analysis.places import Places
+from insight.analysis.places import BoundaryData, Places
 from insight.analysis.profiles import Profile, area_table, default_crime_layer, period_text
-from insight.analysis.survey import (
-    DisclosureRules,
-    GapLabels,
-    Question,
-    SurveySpec,
-    area_estimates,
-    load_survey,
-    perception_vs_crime,
-    published_results,
-    recorded_rates,
-    respondents_frame,
-    wave_change,
-)
+from insight.analysis.survey.change import wave_change
+from insight.analysis.survey.disclosure import DEFAULT_RULES, DisclosureRules
+from insight.analysis.survey.estimates import area_estimates, published_results, respondents_frame
+from insight.analysis.survey.gap import GapLabels, perception_vs_crime, recorded_rates
 from insight.errors import ConfigError, NotFoundError
 from insight.layers import LayerSpec
-from insight.store.io import LayerSummary
+from insight.sources.survey import resolve_survey_path
+from insight.sources.survey_spec import Question, SurveySpec, load_survey
+from insight.store import Engine, LayerSummary, read_features
 
 ASB = "anti-social-behaviour"
 SURVEY_LOADER = "survey-responses"
@@ -53,10 +46,12 @@ class SurveyData:
 
     @property
     def illustrative(self) -> bool:
+        """Whether the respondents are generated (the layer or the question file says so)."""
         return self.layer.illustrative or self.spec.illustrative
 
     @property
     def title(self) -> str:
+        """The survey's title from its question file."""
         return self.spec.title
 
 
@@ -95,7 +90,7 @@ class PerceptionResult:
     wave: str
     waves: list[str]
     areas: pd.DataFrame
-    borough: dict
+    borough: dict[str, Any]
     crime_label: str
     crime_period: str
     crime_source: str
@@ -106,10 +101,12 @@ class PerceptionResult:
 
     @property
     def title(self) -> str:
+        """The question, its reported answers and the wave, marked when the survey is illustrative."""
         prefix = "ILLUSTRATIVE: " if self.survey.illustrative else ""
         return f"{prefix}{self.question.text} ({self.question.reported_label}), wave {self.wave}"
 
-    def row(self, code: str) -> pd.Series:
+    def row(self, code: str) -> pd.Series[Any]:
+        """The results for area ``code``; NotFoundError when the boundary layer has no such area."""
         hit = self.areas[self.areas["area_code"] == code]
         if hit.empty:
             raise NotFoundError(f"no area '{code}' in the perception results for {self.boundary}")
@@ -118,9 +115,6 @@ class PerceptionResult:
 
 def read_surveys(engine: Engine, specs: Iterable[LayerSpec], summaries: Iterable[LayerSummary]) -> list[SurveyData]:
     """Every loaded survey layer (loader ``survey-responses``) with its respondents, read on the server."""
-    from insight.sources.survey import resolve_survey_path
-    from insight.store import read_features
-
     loaded = {s.name: s for s in summaries}
     out = []
     for spec in specs:
@@ -154,9 +148,12 @@ def benchmark_rows(values: pd.DataFrame, question: Question) -> pd.DataFrame:
 
 
 def results_for(
-    places: Places, surveys: Iterable[SurveyData], boundary: str, **options: object
+    places: Places, surveys: Iterable[SurveyData], boundary: str, **options: Any
 ) -> list[PerceptionResult]:
-    """Every question of every survey whose respondents are placed in ``boundary``'s areas (options as :func:`perception`)."""
+    """Every question of every survey whose respondents are placed in ``boundary``'s areas.
+
+    ``options`` are those of :func:`perception`.
+    """
     codes = places.boundary(boundary).areas["code"]
     return [
         perception(places, survey, q.id, boundary, **options)
@@ -198,7 +195,7 @@ def area_column(respondents: pd.DataFrame, codes: Iterable[str]) -> str | None:
 
     Estimates are published for one geography per survey, the wards: protecting
     two overlapping tables (wards and the LSOAs inside them) against differencing
-    would need them suppressed together, which :func:`insight.analysis.survey.disclosure_control`
+    would need them suppressed together, which :func:`insight.analysis.survey.disclosure.disclosure_control`
     does not do.
     """
     if "ward_code" not in respondents:
@@ -208,7 +205,7 @@ def area_column(respondents: pd.DataFrame, codes: Iterable[str]) -> str | None:
 
 
 def _crime_counts(places: Places, boundary: str, question: Question, crime_layer: str | None,
-                  period: tuple[int, int] | None) -> tuple[pd.DataFrame, dict, str, str, float]:
+                  period: tuple[int, int] | None) -> tuple[pd.DataFrame, dict[str, Any], str, str, float]:
     """Recorded counts and residents per area and for the authority, with the period and source."""
     table = area_table(places, boundary, crime_layer=crime_layer, period=period)
     if table.crime_meta is None:
@@ -249,7 +246,7 @@ def perception(
     crime_layer: str | None = None,
     period: tuple[int, int] | None = None,
     wave: str | None = None,
-    rules: DisclosureRules = DisclosureRules(),
+    rules: DisclosureRules = DEFAULT_RULES,
     rule: str = "borough",
 ) -> PerceptionResult:
     """Published shares with intervals beside recorded crime rates for every area of ``boundary``.
@@ -262,32 +259,11 @@ def perception(
     """
     question = survey.spec.question(question_id)
     data = places.boundary(boundary)
-    column = area_column(survey.respondents, data.areas["code"])
-    if column is None:
-        raise ConfigError(
-            f"respondents of '{survey.title}' are placed by ward code, and those codes are not areas of "
-            f"{data.meta.title}: choose the ward layer of the survey's vintage"
-        )
-    waves = sorted(set(survey.respondents["wave"].dropna().astype(str)))
-    if not waves:
-        raise ConfigError(f"'{survey.title}' has no respondents with a wave")
-    wave = wave or waves[-1]
-    if wave not in waves:
-        raise ConfigError(f"wave '{wave}' is not in '{survey.title}' (waves: {', '.join(waves)})")
-    crime_layer = crime_layer or default_crime_layer(places)
-    counts, borough, crime_period, crime_source, years = _crime_counts(places, boundary, question, crime_layer, period)
-    counts = counts[counts["residents"] > 0]
-    rates = recorded_rates(counts, population="residents", years=years)
-    rates["log_rate"] = np.log1p(rates["rate"])
-    covariates = [c for c in ("log_rate", "imd_rank") if c in rates and np.isfinite(rates[c]).all()]
-    areas = data.areas[["code", "name"]].rename(columns={"code": "area_code", "name": "area_name"})
-    areas = areas.merge(rates[["area_code", *covariates]], on="area_code", how="inner")
-    if len(areas) < len(covariates) + 3:
-        covariates = []
-    table = area_estimates(
-        survey.respondents, question, area=column, areas=areas, covariates=covariates,
-        total_code=borough["code"], total_name=borough["name"], rules=rules,
-    )
+    column, waves, wave = _placement(survey, data, wave)
+    counts, borough, crime_period, crime_source, years = _crime_counts(
+        places, boundary, question, crime_layer or default_crime_layer(places), period)
+    rates = recorded_rates(counts[counts["residents"] > 0], population="residents", years=years)
+    table = _estimates(survey, question, data, column, rates, borough, rules)
     latest = table[(table["wave"] == wave) & ~table["is_total"]].drop(columns=["is_total"])
     total = table[(table["wave"] == wave) & table["is_total"]].iloc[0]
     borough_rate = recorded_rates(pd.DataFrame({"count": [borough["count"]], "population": [borough["residents"]]}),
@@ -300,28 +276,80 @@ def perception(
                                rule=rule, labels=labels)
     code = {labels.less: CLASS_CODES["less"], labels.same: CLASS_CODES["same"], labels.more: CLASS_CODES["more"]}
     gaps["gap_code"] = gaps["classification"].map(code).astype(float)
-    previous = [w for w in waves if w < wave]
-    if previous:
-        change = wave_change(table, wave_from=previous[-1], wave_to=wave)
-        keep = ["area_code", "wave_from", "change", "change_ci_low", "change_ci_high", "p_adjusted", "significant",
-                "verdict"]
-        gaps = gaps.merge(change[keep], on="area_code", how="left")
-        borough_change = change[change["area_code"] == borough["code"]]
-    else:
-        borough_change = pd.DataFrame()
+    gaps, borough_change = _with_change(gaps, table, waves, wave, borough["code"])
     order = {c: i for i, c in enumerate(data.areas["code"])}
     gaps = gaps.sort_values("area_code", key=lambda s: s.map(order)).reset_index(drop=True)
-    borough_row = {
+    return PerceptionResult(
+        survey=survey, question=question, boundary=boundary, wave=wave, waves=waves, areas=gaps,
+        borough=_borough_row(borough, total, borough_rate, borough_change), crime_label=crime_measure(question),
+        crime_period=crime_period, crime_source=crime_source, method=_method(latest),
+        rule=str(gaps["rule"].iloc[0]) if len(gaps) else "", labels=labels, notes=_notes(survey, wave, crime_period),
+    )
+
+
+def _placement(survey: SurveyData, data: BoundaryData, wave: str | None) -> tuple[str, list[str], str]:
+    """The respondents' area column, the survey's waves and the wave asked for (default: the latest)."""
+    column = area_column(survey.respondents, data.areas["code"])
+    if column is None:
+        raise ConfigError(
+            f"respondents of '{survey.title}' are placed by ward code, and those codes are not areas of "
+            f"{data.meta.title}: choose the ward layer of the survey's vintage"
+        )
+    waves = sorted(set(survey.respondents["wave"].dropna().astype(str)))
+    if not waves:
+        raise ConfigError(f"'{survey.title}' has no respondents with a wave")
+    wave = wave or waves[-1]
+    if wave not in waves:
+        raise ConfigError(f"wave '{wave}' is not in '{survey.title}' (waves: {', '.join(waves)})")
+    return column, waves, wave
+
+
+def _estimates(survey: SurveyData, question: Question, data: BoundaryData, column: str, rates: pd.DataFrame,
+               borough: dict[str, Any], rules: DisclosureRules) -> pd.DataFrame:
+    """The published estimates per area and wave, with the log crime rate and deprivation as covariates."""
+    rates = rates.assign(log_rate=np.log1p(rates["rate"]))
+    covariates = [c for c in ("log_rate", "imd_rank") if c in rates and np.isfinite(rates[c]).all()]
+    areas = data.areas[["code", "name"]].rename(columns={"code": "area_code", "name": "area_name"})
+    areas = areas.merge(rates[["area_code", *covariates]], on="area_code", how="inner")
+    if len(areas) < len(covariates) + 3:
+        covariates = []
+    return area_estimates(
+        survey.respondents, question, area=column, areas=areas, covariates=covariates,
+        total_code=borough["code"], total_name=borough["name"], rules=rules,
+    )
+
+
+def _with_change(gaps: pd.DataFrame, table: pd.DataFrame, waves: list[str], wave: str,
+                 borough_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The areas with their change since the previous wave, and the borough's change row (empty without one)."""
+    previous = [w for w in waves if w < wave]
+    if not previous:
+        return gaps, pd.DataFrame()
+    change = wave_change(table, wave_from=previous[-1], wave_to=wave)
+    keep = ["area_code", "wave_from", "change", "change_ci_low", "change_ci_high", "p_adjusted", "significant",
+            "verdict"]
+    return gaps.merge(change[keep], on="area_code", how="left"), change[change["area_code"] == borough_code]
+
+
+def _borough_row(borough: dict[str, Any], total: pd.Series[Any], borough_rate: pd.Series[Any],
+                 borough_change: pd.DataFrame) -> dict[str, Any]:
+    """The whole authority's figures in the layout of an area row."""
+    changed = len(borough_change) > 0
+    return {
         "area_code": borough["code"], "area_name": borough["name"],
         **{k: _number(total.get(k)) for k in ("share", "ci_low", "ci_high", "n", "n_eff")},
         "published": bool(total["published"]), "count": borough["count"], "residents": borough["residents"],
         "rate": float(borough_rate["rate"]), "rate_ci_low": float(borough_rate["rate_ci_low"]),
         "rate_ci_high": float(borough_rate["rate_ci_high"]),
-        **{k: (_number(borough_change[k].iloc[0]) if len(borough_change) else None)
+        **{k: (_number(borough_change[k].iloc[0]) if changed else None)
            for k in ("change", "change_ci_low", "change_ci_high")},
-        "significant": bool(borough_change["significant"].iloc[0]) if len(borough_change) else False,
-        "verdict": borough_change["verdict"].iloc[0] if len(borough_change) else None,
+        "significant": bool(borough_change["significant"].iloc[0]) if changed else False,
+        "verdict": borough_change["verdict"].iloc[0] if changed else None,
     }
+
+
+def _notes(survey: SurveyData, wave: str, crime_period: str) -> list[str]:
+    """Cautions shown with the results: illustrative data, and a survey wave and crime period that differ."""
     notes = []
     if survey.illustrative:
         notes.append(f"ILLUSTRATIVE: '{survey.title}' is generated data, not real responses; it shows how the "
@@ -330,19 +358,22 @@ def perception(
     if crime_years and wave not in crime_years:
         notes.append(f"The survey wave ({wave}) and the recorded crime ({crime_period}) are from different years: "
                      "load police data for the survey's months to compare like with like.")
+    return notes
+
+
+def _method(latest: pd.DataFrame) -> str:
+    """The estimation method in words: the direct estimate's, then the small-area model's if one was fitted."""
     method = str(latest["method"].iloc[0]) if len(latest) else ""
     model = latest["model_method"].dropna() if "model_method" in latest else pd.Series(dtype=object)
     if len(model):
         method += f"; small-area estimate: {model.iloc[0]}"
-    return PerceptionResult(
-        survey=survey, question=question, boundary=boundary, wave=wave, waves=waves, areas=gaps,
-        borough=borough_row, crime_label=crime_measure(question), crime_period=crime_period,
-        crime_source=crime_source, method=method, rule=str(gaps["rule"].iloc[0]) if len(gaps) else "",
-        labels=labels, notes=notes,
-    )
+    return method
 
 
 def _number(value: object) -> float | None:
+    """``value`` as a finite number, or None (blank, withheld, not a number)."""
+    if not isinstance(value, SupportsFloat | str):
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -350,7 +381,7 @@ def _number(value: object) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def shading_values(result: PerceptionResult) -> dict:
+def shading_values(result: PerceptionResult) -> dict[str, Any]:
     """Map shading for the gap classification: a value per area code, breaks, colours and legend labels."""
     values = {c: _number(v) for c, v in zip(result.areas["area_code"], result.areas["gap_code"])}
     labels = result.labels
@@ -360,7 +391,7 @@ def shading_values(result: PerceptionResult) -> dict:
     }
 
 
-def profile_rows(result: PerceptionResult, code: str) -> list[dict]:
+def profile_rows(result: PerceptionResult, code: str) -> list[dict[str, Any]]:
     """Figure rows for one area's profile, in the layout of :attr:`insight.analysis.profiles.Profile.figures`."""
     row = result.row(code)
     section = "Resident perception" + (" (ILLUSTRATIVE)" if result.survey.illustrative else "")
@@ -370,10 +401,11 @@ def profile_rows(result: PerceptionResult, code: str) -> list[dict]:
             "boundary_vintage": "", "period": f"survey wave {result.wave}"}
     source = f"{result.survey.title} ({result.survey.layer.publisher}; {result.survey.layer.licence})"
 
-    def figure(metric: str, label: str, value: object, comp: object, unit: str, method: str, **kw) -> dict:
-        v, c = _number(value), _number(comp)
-        v = np.nan if v is None else v
-        c = np.nan if c is None else c
+    def figure(metric: str, label: str, value: object, comp: object, unit: str, method: str,
+               **kw: str) -> dict[str, Any]:
+        number, other = _number(value), _number(comp)
+        v = np.nan if number is None else number
+        c = np.nan if other is None else other
         return {**base, "metric": f"perception:{q.id}:{metric}", "label": label, "value": v, "unit": unit,
                 "comparator_value": c, "difference": v - c if np.isfinite(v) and np.isfinite(c) else np.nan,
                 "source": source, "method": method, **kw}
@@ -391,12 +423,13 @@ def profile_rows(result: PerceptionResult, code: str) -> list[dict]:
         rows.append(figure("model_share", f"{q.reported_label}: small-area estimate", row["model_share"],
                            b["share"], "share", str(row.get("model_method") or "")))
     crime_method = "point in area (load-time tags); exact Poisson interval; per 1,000 residents per year"
+    crime = sentence(result.crime_label)
     rows += [
-        figure("rate", f"{sentence(result.crime_label)} per 1,000 residents a year", row["rate"], b["rate"], "per 1,000",
+        figure("rate", f"{crime} per 1,000 residents a year", row["rate"], b["rate"], "per 1,000",
                crime_method, source=result.crime_source, period=result.crime_period),
-        figure("rate_ci_low", f"{sentence(result.crime_label)}: 95% interval, lower", row["rate_ci_low"], b["rate_ci_low"],
+        figure("rate_ci_low", f"{crime}: 95% interval, lower", row["rate_ci_low"], b["rate_ci_low"],
                "per 1,000", crime_method, source=result.crime_source, period=result.crime_period),
-        figure("rate_ci_high", f"{sentence(result.crime_label)}: 95% interval, upper", row["rate_ci_high"],
+        figure("rate_ci_high", f"{crime}: 95% interval, upper", row["rate_ci_high"],
                b["rate_ci_high"], "per 1,000", crime_method, source=result.crime_source, period=result.crime_period),
     ]
     return rows
@@ -419,9 +452,10 @@ def summary_sentence(result: PerceptionResult, code: str) -> str:
 def change_text(change: object, low: object, high: object, significant: object) -> str:
     """A short reading of a change between waves: points, interval, and whether it is more than noise."""
     values = [_number(v) for v in (change, low, high)]
-    if any(v is None for v in values):
+    numbers = [100 * v for v in values if v is not None]
+    if len(numbers) < len(values):
         return "not published in both waves"
-    c, lo, hi = (100 * v for v in values)
+    c, lo, hi = numbers
     verdict = "more than sampling noise" if bool(significant) else "within sampling noise"
     return f"{c:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}): {verdict}"
 
@@ -432,6 +466,7 @@ def sentence(text: str) -> str:
 
 
 def _percent(value: float | None) -> str:
+    """A share as a whole percentage, or "not published"."""
     return "not published" if value is None else f"{value:.0%}"
 
 

@@ -7,16 +7,15 @@ every boundary layer, so a view is an integer filter and a count, not a spatial 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
 
 from insight.errors import NotFoundError
-from insight.store import layer_summaries, read_areas, read_indicator_values, read_lookups
-from insight.store.io import LayerSummary
-from insight.store.models import Area, Feature, FeatureTag, Layer
+from insight.store import Engine, LayerSummary, layer_summaries, read_areas, read_indicator_values, read_lookups
+from insight.store.snapshot import layer_and_area_ids, read_point_rows
 
 NO_MONTH = -1
 
@@ -43,10 +42,10 @@ class BoundaryData:
         """Position of an area given its code or (case-insensitive) name."""
         codes = self.areas["code"].tolist()
         if code_or_name in codes:
-            return codes.index(code_or_name)
+            return int(codes.index(code_or_name))
         names = self.areas["name"].str.casefold().tolist()
         if code_or_name.casefold() in names:
-            return names.index(code_or_name.casefold())
+            return int(names.index(code_or_name.casefold()))
         sample = ", ".join(f"{c} ({n})" for c, n in zip(codes[:5], self.areas["name"].tolist()[:5]))
         raise NotFoundError(
             f"no area '{code_or_name}' in {self.meta.name}: give a code or name, e.g. {sample}"
@@ -67,7 +66,7 @@ class PointData:
     asset_kind: np.ndarray
     tags: dict[str, np.ndarray] = field(default_factory=dict)
     category_codes: np.ndarray = field(init=False)
-    categories: list = field(init=False)
+    categories: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         known = pd.Series(self.category, dtype=object).fillna("(none)")
@@ -79,6 +78,7 @@ class PointData:
         return len(self.ids)
 
     def months(self) -> tuple[int, int] | None:
+        """First and last month number with records; None when no record is dated."""
         present = self.month[self.month != NO_MONTH]
         return (int(present.min()), int(present.max())) if len(present) else None
 
@@ -93,7 +93,7 @@ class Places:
     population: pd.DataFrame | None = None
     deprivation: pd.DataFrame | None = None
     lookups: dict[str, pd.DataFrame] = field(default_factory=dict)
-    cache: dict = field(default_factory=dict, repr=False)
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     @property
     def authority(self) -> BoundaryData | None:
@@ -107,6 +107,7 @@ class Places:
         return candidates[0] if candidates else None
 
     def boundary(self, name: str) -> BoundaryData:
+        """The boundary layer called ``name``; NotFoundError listing the boundary layers otherwise."""
         if name not in self.boundaries:
             raise NotFoundError(
                 f"no boundary layer '{name}' (boundary layers: {', '.join(sorted(self.boundaries))})"
@@ -114,40 +115,20 @@ class Places:
         return self.boundaries[name]
 
     def point_layer(self, name: str) -> PointData:
+        """The point layer called ``name``; NotFoundError listing the point layers otherwise."""
         if name not in self.points:
             raise NotFoundError(f"no point layer '{name}' (point layers: {', '.join(sorted(self.points))})")
         return self.points[name]
 
 
-def _columns(rows: list, names: list[str]) -> pd.DataFrame:
-    """A frame from result rows, built column-wise (much faster than from Row objects)."""
-    if not rows:
-        return pd.DataFrame({n: [] for n in names})
-    return pd.DataFrame(dict(zip(names, (list(c) for c in zip(*rows)))))
-
-
 def _point_data(engine: Engine, meta: LayerSummary, boundary_ids: dict[int, tuple[str, dict[int, int]]]) -> PointData:
-    with engine.connect() as conn:
-        layer_id = conn.execute(select(Layer.id).where(Layer.name == meta.name)).scalar_one()
-        rows = conn.execute(
-            select(
-                Feature.id, Feature.name, Feature.category, Feature.month,
-                func.ST_X(Feature.geom), func.ST_Y(Feature.geom),
-            ).where(Feature.layer_id == layer_id).order_by(Feature.id)
-        ).all()
-        tag_rows = conn.execute(
-            select(FeatureTag.boundary_layer_id, FeatureTag.feature_id, FeatureTag.area_id)
-            .join(Feature, Feature.id == FeatureTag.feature_id)
-            .where(Feature.layer_id == layer_id, FeatureTag.boundary_layer_id.in_(list(boundary_ids)))
-        ).all()
-    frame = _columns(rows, ["id", "name", "category", "month", "x", "y"])
+    """A point layer's arrays, with each point's area position in every tagged boundary layer."""
+    found = read_point_rows(engine, meta.name, boundary_layer_ids=list(boundary_ids),
+                            properties=meta.theme == "assets")
+    frame = found.frame
     kinds = np.full(len(frame), meta.asset_kind, dtype=object)
-    if meta.theme == "assets":
-        with engine.connect() as conn:
-            props = conn.execute(
-                select(Feature.properties).where(Feature.layer_id == layer_id).order_by(Feature.id)
-            ).scalars().all()
-        kinds = np.array([p.get("asset_kind") or meta.asset_kind for p in props], dtype=object)
+    if found.properties is not None:
+        kinds = np.array([p.get("asset_kind") or meta.asset_kind for p in found.properties], dtype=object)
     ids = frame["id"].to_numpy(dtype=np.int64)
     position = pd.Series(np.arange(len(ids)), index=ids)
     months = np.array(
@@ -163,7 +144,7 @@ def _point_data(engine: Engine, meta: LayerSummary, boundary_ids: dict[int, tupl
         y=frame["y"].to_numpy(dtype=float, na_value=np.nan),
         asset_kind=kinds,
     )
-    tags = _columns(tag_rows, ["boundary", "feature", "area"])
+    tags = found.tags
     for boundary_id, (boundary_name, area_position) in boundary_ids.items():
         index = np.full(len(ids), -1, dtype=np.int32)
         these = tags[tags["boundary"] == boundary_id]
@@ -205,9 +186,7 @@ def load_places(
     summaries = {
         s.name: s for s in layer_summaries(engine) if include_restricted or s.sensitivity == "public"
     }
-    with engine.connect() as conn:
-        ids = dict(conn.execute(select(Layer.name, Layer.id)).all())
-        area_ids = conn.execute(select(Area.layer_id, Area.id, Area.code)).all()
+    ids, area_ids = layer_and_area_ids(engine)
     boundaries: dict[str, BoundaryData] = {}
     boundary_ids: dict[int, tuple[str, dict[int, int]]] = {}
     for name, meta in summaries.items():
@@ -218,8 +197,9 @@ def load_places(
         if tagged is not None and name not in tagged:
             continue
         code_position = {c: i for i, c in enumerate(areas["code"])}
+        these = area_ids[area_ids["layer_id"] == ids[name]]
         boundary_ids[ids[name]] = (
-            name, {aid: code_position[code] for lid, aid, code in area_ids if lid == ids[name]}
+            name, {int(aid): code_position[code] for aid, code in zip(these["area_id"], these["code"])}
         )
     points = {
         name: _point_data(engine, meta, boundary_ids)

@@ -8,12 +8,16 @@ Every figure carries its source, period, boundary vintage and method.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
+from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
 from insight.errors import ConfigError
@@ -24,6 +28,7 @@ from insight.layers import ASSET_KINDS
 from insight.store.io import LayerSummary
 
 AGE_PREFIX = "usual_residents_aged_"
+T = TypeVar("T")
 ASSET_KIND_LABELS = {
     "money": "Money (funding, grants, income)",
     "services_people": "Services and people",
@@ -51,6 +56,7 @@ def period_query(period: tuple[int, int]) -> str:
 
 
 def period_text(period: tuple[int, int]) -> str:
+    """A period for people to read: 'YYYY-MM to YYYY-MM'."""
     return f"{month_label(period[0])} to {month_label(period[1])}"
 
 
@@ -93,27 +99,23 @@ class AreaTable:
 
     @property
     def residents(self) -> np.ndarray:
+        """Usual residents per area (NaN for every area without a population layer)."""
         return self.population[TOTAL].to_numpy(dtype=float) if TOTAL in self.population else np.full(
             len(self.boundary.areas), np.nan
         )
 
 
-def _tags_for(points: PointData, boundary: BoundaryData) -> np.ndarray:
+def tags_for(points: PointData, boundary: BoundaryData) -> np.ndarray:
     """Area index of each point: the load-time tags, or a fresh join for an ad-hoc (drawn) boundary."""
     if boundary.meta.name in points.tags:
         return points.tags[boundary.meta.name]
     return assign_points(points.x, points.y, boundary.areas.geometry)
 
 
-def _weights(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
+def _weights(places: Places, lsoa: BoundaryData, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
     """Small-area weights for a boundary layer, computed once per snapshot (not for drawn areas)."""
-    key = ("weights", boundary.meta.name)
-    if boundary.meta.area_type == "drawn" or key not in places.cache:
-        found = choose_weights(places.lsoa.areas, boundary.areas, lookups=list(places.lookups.values()))
-        if boundary.meta.area_type == "drawn":
-            return found
-        places.cache[key] = found
-    return places.cache[key]
+    return _cached(places, ("weights", boundary.meta.name), boundary,
+                   lambda: choose_weights(lsoa.areas, boundary.areas, lookups=list(places.lookups.values())))
 
 
 def _population(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
@@ -122,7 +124,7 @@ def _population(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, s
     if places.population is None or lsoa is None:
         return pd.DataFrame(index=range(n)), "no population layer loaded"
     values = places.population.reindex(lsoa.areas["code"]).fillna(0.0).reset_index(drop=True)
-    weights, method = _weights(places, boundary)
+    weights, method = _weights(places, lsoa, boundary)
     return apportion(values, weights, n), method
 
 
@@ -141,7 +143,7 @@ def _deprivation(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, 
         deprivation = bridge_codes(deprivation, bridges[0], codes)
     deprivation = deprivation.reindex(codes)
     residents = places.population.reindex(codes)[TOTAL].fillna(0.0).to_numpy()
-    weights, method = _weights(places, boundary)
+    weights, method = _weights(places, lsoa, boundary)
     rank_col = next((c for c in deprivation.columns if c.endswith("imd_rank")), None)
     decile_col = next((c for c in deprivation.columns if c.endswith("imd_decile")), None)
     out = pd.DataFrame(index=range(n))
@@ -166,12 +168,14 @@ def _counts(area_index: np.ndarray, points: PointData, mask: np.ndarray, n: int)
     return counts.loc[:, counts.sum(axis=0) > 0] if mask.any() else counts.iloc[:, :0]
 
 
-def _cached(places: Places, key: tuple, boundary: BoundaryData, compute):
+def _cached(places: Places, key: tuple[str, str], boundary: BoundaryData, compute: Callable[[], T]) -> T:
+    """``compute()`` once per snapshot and boundary layer (every time for a drawn area, which is not kept)."""
     if boundary.meta.area_type == "drawn":
         return compute()
     if key not in places.cache:
         places.cache[key] = compute()
-    return places.cache[key]
+    value: T = places.cache[key]
+    return value
 
 
 def area_table(
@@ -192,7 +196,7 @@ def area_table(
     notes: list[str] = []
     if crime_name and places.point_layer(crime_name).months() is None:
         crime = places.point_layer(crime_name)
-        tags = _tags_for(crime, data)
+        tags = tags_for(crime, data)
         counts = _counts(tags, crime, np.ones(len(crime), dtype=bool), n)
         previous = counts * np.nan
         monthly = np.zeros((n, 0), dtype=np.int64)
@@ -200,7 +204,7 @@ def area_table(
     elif crime_name:
         crime = places.point_layer(crime_name)
         period = period or default_period(crime)
-        tags = _tags_for(crime, data)
+        tags = tags_for(crime, data)
         length = period[1] - period[0] + 1
         now = (crime.month >= period[0]) & (crime.month <= period[1])
         before = (crime.month >= period[0] - length) & (crime.month < period[0])
@@ -227,7 +231,7 @@ def area_table(
     for name, points in places.points.items():
         if points.meta.theme != "assets":
             continue
-        tags = _tags_for(points, data)
+        tags = tags_for(points, data)
         inside = tags >= 0
         assets[name] = np.bincount(tags[inside], minlength=n)
         asset_layers[name] = points.meta
@@ -242,7 +246,9 @@ def area_table(
     )
 
 
-def drawn_boundary(geometry: shapely.Geometry, *, name: str = "Drawn area", code: str = "drawn") -> BoundaryData:
+def drawn_boundary(
+    geometry: BaseGeometry | None, *, name: str = "Drawn area", code: str = "drawn"
+) -> BoundaryData:
     """A one-area boundary layer for a polygon a user drew or uploaded (EPSG:4326)."""
     if geometry is None or shapely.is_empty(geometry) or geometry.geom_type not in ("Polygon", "MultiPolygon"):
         raise ConfigError("a drawn area must be a non-empty polygon")
@@ -273,91 +279,120 @@ class Metric:
     rank: bool = False
 
 
+@dataclass
+class _Columns:
+    """Figure columns being assembled for :func:`metrics`, each with what it means."""
+
+    vintage: str
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Metric] = field(default_factory=dict)
+
+    def add(self, key: str, values: ArrayLike, **kw: Any) -> None:
+        """Add column ``key`` (as floats) with its :class:`Metric` fields ``kw``."""
+        self.cols[key] = np.asarray(values, dtype=float)
+        self.meta[key] = Metric(vintage=self.vintage, **kw)
+
+
 def metrics(table: AreaTable) -> tuple[pd.DataFrame, dict[str, Metric]]:
     """One row per area, one column per figure, and what each column means.
 
     Rates are per 1,000 usual residents (Census 2021); shares are 0–1.
     """
-    data = table.boundary
-    vintage = data.meta.vintage or ""
-    n = len(data.areas)
-    cols: dict[str, np.ndarray] = {}
-    meta: dict[str, Metric] = {}
+    out = _Columns(vintage=table.boundary.meta.vintage or "")
+    _population_metrics(out, table)
+    _deprivation_metrics(out, table)
+    _crime_metrics(out, table)
+    _asset_metrics(out, table)
+    return pd.DataFrame(out.cols, index=table.boundary.areas["code"]), out.meta
+
+
+def _population_metrics(out: _Columns, table: AreaTable) -> None:
+    """Residents (with the bounds of the apportionment) and the share in each age group."""
+    if TOTAL not in table.population:
+        return
     residents = table.residents
     pop_source = "Census 2021 usual residents (ONS)"
-
-    def add(key: str, values, **kw) -> None:
-        cols[key] = np.asarray(values, dtype=float)
-        meta[key] = Metric(vintage=vintage, **kw)
-
-    if TOTAL in table.population:
-        method = table.population_method
-        add("residents", residents, section="Population", label="Usual residents", unit="people",
+    method = table.population_method
+    out.add("residents", residents, section="Population", label="Usual residents", unit="people",
             source=pop_source, period="2021", method=method)
-        add("residents_lower", table.population[f"{TOTAL}_lower"], section="Population",
+    out.add("residents_lower", table.population[f"{TOTAL}_lower"], section="Population",
             label="Usual residents, lower bound", unit="people", source=pop_source, period="2021",
             method=f"{method}: small areas wholly inside")
-        add("residents_upper", table.population[f"{TOTAL}_upper"], section="Population",
+    out.add("residents_upper", table.population[f"{TOTAL}_upper"], section="Population",
             label="Usual residents, upper bound", unit="people", source=pop_source, period="2021",
             method=f"{method}: every small area touching")
-        for col in table.population.columns:
-            if col.startswith(AGE_PREFIX) and not col.endswith(("_lower", "_upper")):
-                label = "Aged " + col[len(AGE_PREFIX):].replace("_", " ")
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    add(f"share_{col[len(AGE_PREFIX):]}", table.population[col] / residents,
+    for col in table.population.columns:
+        if col.startswith(AGE_PREFIX) and not col.endswith(("_lower", "_upper")):
+            label = "Aged " + col[len(AGE_PREFIX):].replace("_", " ")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.add(f"share_{col[len(AGE_PREFIX):]}", table.population[col] / residents,
                         section="Population", label=f"{label} (share of residents)", unit="share",
                         source=pop_source, period="2021", method=method)
-    if "imd_rank" in table.deprivation:
-        dep_source = "English Indices of Deprivation 2019 (MHCLG), ranks of LSOAs"
-        add("imd_rank", table.deprivation["imd_rank"], section="Deprivation",
+
+
+def _deprivation_metrics(out: _Columns, table: AreaTable) -> None:
+    """The residents' average IMD rank and the share of them in each national decile."""
+    if "imd_rank" not in table.deprivation:
+        return
+    dep_source = "English Indices of Deprivation 2019 (MHCLG), ranks of LSOAs"
+    out.add("imd_rank", table.deprivation["imd_rank"], section="Deprivation",
             label="Average IMD rank of residents (1 = most deprived of 32,844 LSOAs)", unit="rank",
             source=dep_source, period="2019", method=table.deprivation_method)
-        for d in range(1, 11):
-            if f"decile_{d}" in table.deprivation:
-                add(f"imd_decile_{d}", table.deprivation[f"decile_{d}"], section="Deprivation",
+    for d in range(1, 11):
+        if f"decile_{d}" in table.deprivation:
+            out.add(f"imd_decile_{d}", table.deprivation[f"decile_{d}"], section="Deprivation",
                     label=f"Residents in national IMD decile {d}" + (" (most deprived)" if d == 1 else ""),
                     unit="share", source=dep_source, period="2019", method=table.deprivation_method)
-    if table.crime_meta is not None:
-        cm = table.crime_meta
-        period = period_text(table.period) if table.period else "all records"
-        source = _source(cm)
-        counts = table.crime_counts
-        total = counts.sum(axis=1).to_numpy(dtype=float)
-        section = "Crime and ASB" if cm.theme == "crime" else cm.title
-        add("points_total", total, section=section, label=f"{cm.title}: all records", unit="records",
+
+
+def _crime_metrics(out: _Columns, table: AreaTable) -> None:
+    """Records in the period: all and per category, as counts, rates and change against the previous period."""
+    if table.crime_meta is None:
+        return
+    cm = table.crime_meta
+    residents = table.residents
+    period = period_text(table.period) if table.period else "all records"
+    source = _source(cm)
+    counts = table.crime_counts
+    total = counts.sum(axis=1).to_numpy(dtype=float)
+    section = "Crime and ASB" if cm.theme == "crime" else cm.title
+    out.add("points_total", total, section=section, label=f"{cm.title}: all records", unit="records",
             source=source, period=period, method="point in area (load-time tags)")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            add("points_rate", total / residents * 1000, section=section, label="All records per 1,000 residents",
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out.add("points_rate", total / residents * 1000, section=section, label="All records per 1,000 residents",
                 unit="per 1,000", source=source, period=period, method="count / Census 2021 residents", rank=True)
-        prev = table.crime_previous.sum(axis=1, min_count=1).to_numpy(dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            add("points_change", (total - prev) / prev, section=section,
+    prev = table.crime_previous.sum(axis=1, min_count=1).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out.add("points_change", (total - prev) / prev, section=section,
                 label="Change against the previous equal period", unit="share", source=source,
                 period=period, method="(this period - previous period) / previous period")
-        for category in counts.columns:
-            label = str(category).replace("-", " ").capitalize()
-            add(f"count:{category}", counts[category], section=section, label=f"{label}: records", unit="records",
-                source=source, period=period, method="point in area (load-time tags)")
-            with np.errstate(invalid="ignore", divide="ignore"):
-                add(f"rate:{category}", counts[category].to_numpy(float) / residents * 1000, section=section,
+    for category in counts.columns:
+        label = str(category).replace("-", " ").capitalize()
+        out.add(f"count:{category}", counts[category], section=section, label=f"{label}: records",
+                unit="records", source=source, period=period, method="point in area (load-time tags)")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.add(f"rate:{category}", counts[category].to_numpy(float) / residents * 1000, section=section,
                     label=f"{label} per 1,000 residents", unit="per 1,000", source=source, period=period,
                     method="count / Census 2021 residents", rank=True)
+
+
+def _asset_metrics(out: _Columns, table: AreaTable) -> None:
+    """Places per asset layer, and per kind of asset as counts and per 1,000 residents."""
+    n = len(table.boundary.areas)
     for name, layer in table.asset_layers.items():
-        count = table.assets[name].to_numpy(dtype=float)
-        label = layer.title
-        add(f"assets:{name}", count, section="Assets", label=label, unit="places", source=_source(layer),
-            period="as loaded", method="point in area (load-time tags)"
-            + ("; ILLUSTRATIVE data" if layer.illustrative else ""))
+        out.add(f"assets:{name}", table.assets[name].to_numpy(dtype=float), section="Assets", label=layer.title,
+                unit="places", source=_source(layer), period="as loaded", method="point in area (load-time tags)"
+                + ("; ILLUSTRATIVE data" if layer.illustrative else ""))
     sources = "; ".join(sorted({_source(m) for m in table.asset_layers.values()})) or "no asset layers loaded"
     for kind in ASSET_KINDS:
         count = table.asset_kinds[kind].to_numpy(dtype=float) if kind in table.asset_kinds else np.zeros(n)
-        add(f"kind:{kind}", count, section="Assets", label=f"{ASSET_KIND_LABELS[kind]}: places", unit="places",
-            source=sources, period="as loaded", method="each asset layer's kind, or the record's own")
+        out.add(f"kind:{kind}", count, section="Assets", label=f"{ASSET_KIND_LABELS[kind]}: places",
+                unit="places", source=sources, period="as loaded",
+                method="each asset layer's kind, or the record's own")
         with np.errstate(invalid="ignore", divide="ignore"):
-            add(f"kind_rate:{kind}", count / residents * 1000, section="Assets",
-                label=f"{ASSET_KIND_LABELS[kind]} per 1,000 residents", unit="per 1,000", source=sources,
-                period="as loaded", method="count / Census 2021 residents", rank=True)
-    return pd.DataFrame(cols, index=data.areas["code"]), meta
+            out.add(f"kind_rate:{kind}", count / table.residents * 1000, section="Assets",
+                    label=f"{ASSET_KIND_LABELS[kind]} per 1,000 residents", unit="per 1,000", source=sources,
+                    period="as loaded", method="count / Census 2021 residents", rank=True)
 
 
 @dataclass
@@ -367,7 +402,7 @@ class Profile:
     boundary: BoundaryData
     code: str
     name: str
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
     comparator: str
     figures: pd.DataFrame
     monthly: pd.DataFrame
@@ -379,12 +414,16 @@ class Profile:
 
     @property
     def title(self) -> str:
+        """The area's name with its boundary layer's title."""
         return f"{self.name} ({self.boundary.meta.title})"
 
 
 def _comparator_row(
-    places: Places, table: AreaTable, wide: pd.DataFrame, comparator: str, **kw
-) -> tuple[pd.Series, str]:
+    places: Places, table: AreaTable, wide: pd.DataFrame, comparator: str, *,
+    crime_layer: str | None, period: tuple[int, int] | None,
+) -> tuple[pd.Series[Any], str]:
+    """The comparator's figures and its name: the borough, the average area, or any area of any layer."""
+    kw: dict[str, Any] = {"crime_layer": crime_layer, "period": period}
     if comparator == "average":
         return wide.mean(numeric_only=True), f"average of the {len(wide)} areas in {table.boundary.meta.title}"
     if comparator == "borough":
@@ -418,8 +457,8 @@ def profile(
     i = data.index_of(area)
     table = area_table(places, data, crime_layer=crime_layer, period=period)
     wide, meta = metrics(table)
-    kw = {"crime_layer": crime_layer, "period": table.period}
-    other, other_name = _comparator_row(places, table, wide, comparator, **kw)
+    other, other_name = _comparator_row(places, table, wide, comparator, crime_layer=crime_layer,
+                                        period=table.period)
     row = wide.iloc[i]
     ranks = wide.rank(ascending=False, method="min")
     rows = []
@@ -445,7 +484,7 @@ def profile(
     by_category = pd.DataFrame(columns=["month", "category", "records"])
     if table.crime_meta is not None and table.period:
         points = places.point_layer(table.crime_meta.name)
-        chosen = (_tags_for(points, data) == i) & (points.month >= table.period[0]) & (points.month <= table.period[1])
+        chosen = (tags_for(points, data) == i) & (points.month >= table.period[0]) & (points.month <= table.period[1])
         if chosen.any():
             by_category = (
                 pd.DataFrame({"month": points.month[chosen], "category": points.category[chosen]})
@@ -475,7 +514,7 @@ def area_assets(places: Places, boundary: BoundaryData, i: int) -> pd.DataFrame:
     for name, points in places.points.items():
         if points.meta.theme != "assets":
             continue
-        inside = _tags_for(points, boundary) == i
+        inside = tags_for(points, boundary) == i
         if not inside.any():
             continue
         frames.append(pd.DataFrame({

@@ -9,13 +9,17 @@ import html
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.perception import PerceptionResult, sentence, shading_values
 from insight.analysis.places import Places, PointData, month_label
-from insight.analysis.profiles import area_table, default_crime_layer, default_period, metrics, period_text
+from insight.analysis.profiles import area_table, default_crime_layer, default_period, metrics, tags_for
 from insight.errors import ConfigError
+from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
 
 PALETTES = {
@@ -44,7 +48,8 @@ class Shading:
     display: dict[str, str] | None = None
     no_data: str = "No data"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
+        """The shading as plain data, for JSON and a map's ``hideout``."""
         return dict(self.__dict__)
 
 
@@ -56,7 +61,7 @@ def default_boundary(places: Places) -> str | None:
     return next(iter(places.boundaries), None)
 
 
-def shading_options(places: Places, boundary: str, *, layer: str | None = None) -> list[dict]:
+def shading_options(places: Places, boundary: str, *, layer: str | None = None) -> list[dict[str, str]]:
     """The figures an area layer can be shaded by, for a dropdown: value and label."""
     table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places))
     _, meta = metrics(table)
@@ -65,7 +70,8 @@ def shading_options(places: Places, boundary: str, *, layer: str | None = None) 
     return [{"value": k, "label": f"{meta[k].section}: {meta[k].label}"} for k in keys]
 
 
-def _format(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """A figure as shown in legends and tables: percentages for shares, one decimal for rates."""
     if unit == "share":
         return f"{value:.0%}"
     if unit in ("per 1,000",):
@@ -110,7 +116,7 @@ def shading(
     m = meta[metric]
     labels, low = [], float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
     for b in breaks:
-        labels.append(f"{_format(low, m.unit)} to {_format(b, m.unit)}")
+        labels.append(f"{format_value(low, m.unit)} to {format_value(b, m.unit)}")
         low = b
     return Shading(
         title=m.label, unit=m.unit,
@@ -119,7 +125,7 @@ def shading(
     )
 
 
-def _mask(
+def points_mask(
     points: PointData,
     places: Places,
     *,
@@ -128,18 +134,15 @@ def _mask(
     categories: list[str] | None,
     kinds: list[str] | None,
     period: tuple[int, int] | None,
-    polygon=None,
+    polygon: BaseGeometry | None = None,
 ) -> np.ndarray:
-    keep = np.isfinite(points.x) & np.isfinite(points.y)
+    """True for each point with a location that passes every filter given."""
+    keep: np.ndarray = np.isfinite(points.x) & np.isfinite(points.y)
     if polygon is not None:
-        from insight.geo.joins import assign_points
-
         keep &= assign_points(points.x, points.y, np.array([polygon], dtype=object)) == 0
     if boundary and area:
         data = places.boundary(boundary)
-        from insight.analysis.profiles import _tags_for
-
-        keep &= _tags_for(points, data) == data.index_of(area)
+        keep &= tags_for(points, data) == data.index_of(area)
     if categories:
         keep &= np.isin(points.category, categories)
     if kinds:
@@ -152,9 +155,10 @@ def _mask(
     return keep
 
 
-def points_collection(places: Places, layer: str, **filters) -> dict:
+def points_collection(places: Places, layer: str, **filters: Any) -> dict[str, Any]:
     """The GeoJSON FeatureCollection of :func:`points_geojson_text` as a dict (e.g. to inline in a map)."""
-    return json.loads(points_geojson_text(places, layer, **filters))
+    collection: dict[str, Any] = json.loads(points_geojson_text(places, layer, **filters))
+    return collection
 
 
 def _display_text(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,7 +170,8 @@ def _display_text(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, n
         labels = {m: month_label(m) for m in np.unique(points.month) if m >= 0}
         months = np.array([labels.get(m) for m in points.month.tolist()], dtype=object)
         places.cache[key] = (escape(points.names), escape(points.category), months)
-    return places.cache[key]
+    texts: tuple[np.ndarray, np.ndarray, np.ndarray] = places.cache[key]
+    return texts
 
 
 def categories(places: Places, layer: str) -> list[str]:
@@ -174,23 +179,18 @@ def categories(places: Places, layer: str) -> list[str]:
     return [c for c in places.point_layer(layer).categories if c != "(none)"]
 
 
-def month_span(places: Places, layer: str | None = None) -> tuple[int, int] | None:
-    """First and last month of a layer (default: the main crime layer)."""
-    name = layer or default_crime_layer(places)
-    return places.point_layer(name).months() if name else None
-
-
 def default_view_period(places: Places) -> tuple[int, int] | None:
+    """The period a map opens on: the latest 12 months of the main crime layer (None without one)."""
     name = default_crime_layer(places)
     return default_period(places.point_layer(name)) if name else None
 
 
-def search(places: Places, query: str, *, limit: int = 20) -> list[dict]:
+def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """Areas and named features whose name contains ``query`` (case-insensitive), areas first."""
     q = query.strip().casefold()
     if len(q) < 2:
         return []
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     for name, data in places.boundaries.items():
         hits = data.areas[data.areas["name"].str.casefold().str.contains(q, regex=False)]
         for code, area in zip(hits["code"], hits["name"]):
@@ -206,13 +206,8 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict]:
     return found[:limit]
 
 
-__all__ = ["Shading", "shading", "shading_options", "points_collection", "categories", "search", "period_text"]
-
-
-def parse_drawn(text: str | None):
+def parse_drawn(text: str | None) -> BaseGeometry | None:
     """A drawn polygon from its URL form 'lon lat,lon lat,…' (EPSG:4326); ConfigError if malformed."""
-    import shapely
-
     if not text:
         return None
     try:
@@ -227,7 +222,7 @@ def parse_drawn(text: str | None):
     return polygon if polygon.is_valid else shapely.make_valid(polygon)
 
 
-def drawn_text(geojson: dict | None) -> str | None:
+def drawn_text(geojson: dict[str, Any] | None) -> str | None:
     """The URL form of the last polygon in a drawing control's GeoJSON (5 decimals, about 1 m)."""
     features = (geojson or {}).get("features") or []
     polygons = [f for f in features if (f.get("geometry") or {}).get("type") == "Polygon"]
@@ -246,7 +241,7 @@ def points_geojson_text(
     categories: list[str] | None = None,
     kinds: list[str] | None = None,
     period: tuple[int, int] | None = None,
-    polygon=None,
+    polygon: BaseGeometry | None = None,
     limit: int = MAX_POINTS,
     stale: set[int] | None = None,
 ) -> str:
@@ -258,7 +253,7 @@ def points_geojson_text(
     building and encoding a dict per point, which keeps the endpoint fast.
     """
     points = places.point_layer(layer)
-    keep = np.flatnonzero(_mask(points, places, boundary=boundary, area=area, categories=categories,
+    keep = np.flatnonzero(points_mask(points, places, boundary=boundary, area=area, categories=categories,
                                 kinds=kinds, period=period, polygon=polygon))
     shown = keep[:limit]
     names, cats, months = _display_json(places, layer)
@@ -285,19 +280,20 @@ def _display_json(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, n
     if key not in places.cache:
         encode = np.frompyfunc(lambda v: json.dumps(v), 1, 1)
         places.cache[key] = tuple(encode(a) for a in _display_text(places, layer))
-    return places.cache[key]
+    literals: tuple[np.ndarray, np.ndarray, np.ndarray] = places.cache[key]
+    return literals
 
 
 def perception_shading(result: PerceptionResult) -> Shading:
     """Shading for the perception-against-crime classification of every area (ILLUSTRATIVE surveys say so)."""
     parts = shading_values(result)
-    display = {}
+    display: dict[str, str] = {}
     for row in result.areas.itertuples():
         if row.published:
-            display[row.area_code] = (f"{row.classification} ({row.share:.0%}, 95% interval {row.ci_low:.0%} to "
+            display[str(row.area_code)] = (f"{row.classification} ({row.share:.0%}, 95% interval {row.ci_low:.0%} to "
                                       f"{row.ci_high:.0%}; {row.rate:.1f} per 1,000)")
         else:
-            display[row.area_code] = f"{result.labels.unknown} ({row.suppression_reason})"
+            display[str(row.area_code)] = f"{result.labels.unknown} ({row.suppression_reason})"
     prefix = "ILLUSTRATIVE survey. " if result.survey.illustrative else ""
     return Shading(
         title=f"{prefix}{sentence(result.question.reported_label)} against {result.crime_label}",

@@ -3,30 +3,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from insight.cli.engines import close_engines, open_engine
+from insight.cli.partner import add_commands
 from insight.config import Settings, load_settings, settings_help
-from insight.errors import ConfigError, InsightError, StoreError
+from insight.errors import BadRequest, ConfigError, InsightError, LoadError, Problem, StoreError
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from insight.analysis.perception import SurveyData
+    from insight.analysis.places import Places
 
 
-def _engine(settings: Settings, *, upgrade: bool = True):
-    from insight import store
-    from insight.store.migrate import upgrade as run_upgrade
-
-    engine = store.make_engine(settings)
-    store.check_connection(engine)
-    if upgrade:
-        run_upgrade(engine)
-    return engine
-
-
-def _progress_printer(name: str):
-    if not sys.stderr.isatty():
-        return None
-
+def _progress_printer(name: str) -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
         print(f"\r        writing {name}: {done:,}/{total:,} rows", end=end, file=sys.stderr, flush=True)
@@ -34,10 +29,16 @@ def _progress_printer(name: str):
     return show
 
 
+def _progress() -> Callable[[str], Callable[[int, int], None]] | None:
+    """A progress line per layer on a terminal; nothing when the output goes to a file or a pipe."""
+    return _progress_printer if sys.stderr.isatty() else None
+
+
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight db upgrade|current``: bring the schema up to date, or show its revision."""
     from insight.store import migrate
 
-    engine = _engine(settings, upgrade=False)
+    engine = open_engine(settings, upgrade=False)
     if args.action == "upgrade":
         before = migrate.current_revision(engine)
         migrate.upgrade(engine)
@@ -51,6 +52,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight load-sample``: load every layer defined under layers/ (or those named) from data/."""
     from insight.layers import load_specs
     from insight.sources.ingest import load_specs_into
 
@@ -58,17 +60,19 @@ def cmd_load_sample(args: argparse.Namespace, settings: Settings) -> int:
     if args.only:
         unknown = sorted(set(args.only) - {s.name for s in specs})
         if unknown:
-            raise ConfigError(f"unknown layer(s): {', '.join(unknown)}")
+            raise BadRequest(f"unknown layer(s) {', '.join(unknown)}: the layers defined under {settings.layers_dir} "
+                             f"are {', '.join(sorted(s.name for s in specs))}")
         specs = [s for s in specs if s.name in args.only]
-    engine = _engine(settings)
+    engine = open_engine(settings)
     if args.if_empty:
         from insight.store import layer_summaries
 
         if layer_summaries(engine):
             print("the database already has layers: not reloading (run 'insight load-sample' to reload)")
             return 0
-    print(f"loading {len(specs)} layers from {settings.data_dir} into {engine.url.render_as_string(hide_password=True)}")
-    reports = load_specs_into(engine, specs, Path(settings.data_dir), progress=_progress_printer)
+    where = engine.url.render_as_string(hide_password=True)
+    print(f"loading {len(specs)} layers from {settings.data_dir} into {where}")
+    reports = load_specs_into(engine, specs, Path(settings.data_dir), progress=_progress())
     print(f"done: {len(reports)} layers loaded")
     return 0
 
@@ -78,12 +82,13 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--option expects KEY=VALUE, got '{pair}'")
+            raise BadRequest(f"--option expects KEY=VALUE, got '{pair}'")
         options[key] = value
     return options
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight import FILE --layer NAME``: load one file as a layer, defined or described on the command line."""
     from insight.layers import load_specs
     from insight.sources.ingest import adhoc_spec, load_layer
 
@@ -107,8 +112,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             vintage=args.vintage, geography=args.geography, source=args.source, publisher=args.publisher,
             licence=args.licence, attribution=args.attribution, authority=args.authority, options=options,
         )
-    engine = _engine(settings)
-    report = load_layer(engine, spec, path, loader=args.format, progress=_progress_printer(spec.name))
+    engine = open_engine(settings)
+    progress = _progress()
+    report = load_layer(engine, spec, path, loader=args.format, progress=progress(spec.name) if progress else None)
     print(report.summary())
     for note in report.notes:
         print(f"  note: {note}")
@@ -116,9 +122,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight layers``: the loaded layers with counts, vintage or period, and licence."""
     from insight.store import layer_summaries
 
-    summaries = layer_summaries(_engine(settings))
+    summaries = layer_summaries(open_engine(settings))
     if not summaries:
         print("no layers loaded: run 'insight load-sample' or 'insight import'")
         return 0
@@ -135,27 +142,28 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from insight.web import CONTEXT_KEY, create_app
+    """``insight serve``: read the snapshot, then run the web app."""
+    from insight.web import create_app
+    from insight.web.context import context_of
 
     app = create_app(settings)
     print("reading the layers into memory…", flush=True)
-    app.server.config[CONTEXT_KEY].places()
+    context_of(app.server).places()
     print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 
 
-def _places(settings: Settings, *, tagged: set[str] | None = None):
+def _places(settings: Settings, *, tagged: set[str] | None = None) -> Places:
     from insight.analysis.places import load_places
 
-    return load_places(_engine(settings), tagged=tagged)
+    return load_places(open_engine(settings), tagged=tagged)
 
 
-def read_polygon(path: Path):
+def read_polygon(path: Path) -> BaseGeometry:
     """The union of the polygons in a GeoJSON/GeoPackage/Shapefile, in EPSG:4326."""
     import shapely
 
-    from insight.errors import LoadError, Problem
     from insight.sources.geo import read_vector, resolve_crs, to_wgs84
 
     data = read_vector(path)
@@ -172,12 +180,14 @@ def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
     unknown = [f for f in formats if f not in allowed]
     if unknown or not formats:
-        raise ConfigError(f"unknown format(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
+        raise BadRequest(f"unknown format(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
     return formats
 
 
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight profile``: one area's (or a drawn polygon's) profile, written in one or more formats."""
     from insight.analysis.export import PROFILE_FORMATS, export_profile
+    from insight.analysis.perception import results_for, with_perception
     from insight.analysis.profiles import drawn_boundary, parse_period, profile
 
     tagged = set() if args.polygon else {args.boundary}
@@ -186,19 +196,16 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     places = _places(settings, tagged=tagged)
     period = parse_period(args.period) if args.period else None
     if args.polygon:
-        boundary = drawn_boundary(read_polygon(Path(args.polygon)), name=args.name or "Drawn area")
-        area = "drawn"
+        drawn = drawn_boundary(read_polygon(Path(args.polygon)), name=args.name or "Drawn area")
+        result = profile(places, drawn, "drawn", comparator=args.comparator, crime_layer=args.layer, period=period)
     else:
         if not args.boundary or not args.area:
-            raise ConfigError("give --boundary LAYER and --area CODE_OR_NAME, or --polygon FILE")
-        boundary, area = args.boundary, args.area
-    result = profile(places, boundary, area, comparator=args.comparator, crime_layer=args.layer, period=period)
-    if not args.polygon:
-        from insight.analysis.perception import results_for, with_perception
-
+            raise BadRequest("give --boundary LAYER and --area CODE_OR_NAME, or --polygon FILE")
+        result = profile(places, args.boundary, args.area, comparator=args.comparator, crime_layer=args.layer,
+                         period=period)
         surveys = _surveys(settings)
         if surveys:
-            found = results_for(places, surveys, boundary, crime_layer=args.layer, period=period)
+            found = results_for(places, surveys, args.boundary, crime_layer=args.layer, period=period)
             result = with_perception(result, found)
     formats = _formats(args.format, PROFILE_FORMATS)
     output = Path(args.output)
@@ -211,17 +218,18 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _surveys(settings: Settings) -> list:
+def _surveys(settings: Settings) -> list[SurveyData]:
     """Loaded survey layers with their respondents (restricted: read here, only aggregates are written)."""
     from insight.analysis.perception import read_surveys
     from insight.layers import load_specs
     from insight.store import layer_summaries
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     return read_surveys(engine, load_specs(settings.layers_dir), layer_summaries(engine))
 
 
 def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight perception``: published survey shares beside recorded crime for every area."""
     from insight.analysis.export import export_table
     from insight.analysis.perception import perception, perception_table
     from insight.analysis.profiles import parse_period
@@ -232,9 +240,10 @@ def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
                           "(e.g. the sample's resident_survey_illustrative)")
     survey = surveys[0]
     if args.survey:
-        survey = next((s for s in surveys if s.layer.name == args.survey), None)
-        if survey is None:
-            raise ConfigError(f"no survey layer '{args.survey}' (loaded: {', '.join(s.layer.name for s in surveys)})")
+        named = next((s for s in surveys if s.layer.name == args.survey), None)
+        if named is None:
+            raise BadRequest(f"no survey layer '{args.survey}' (loaded: {', '.join(s.layer.name for s in surveys)})")
+        survey = named
     places = _places(settings, tagged={args.boundary})
     period = parse_period(args.period) if args.period else None
     result = perception(places, survey, args.question or survey.spec.questions[0].id, args.boundary,
@@ -250,6 +259,7 @@ def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight profiles``: every area of a boundary layer in one table for one point layer."""
     from insight.analysis.export import export_table
     from insight.analysis.profiles import layer_table, parse_period
 
@@ -263,18 +273,27 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight settings``: each INSIGHT_* setting with its help and default."""
     for key, default, text in settings_help():
         print(f"{key}\n    {text}\n    default: {default or '(empty)'}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``insight`` argument parser with every command."""
     parser = argparse.ArgumentParser(
         prog="insight", description="Local Insight: place-based data for councils and their partners."
     )
     parser.add_argument("--database-url", help="override INSIGHT_DATABASE_URL for this command")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_data_commands(sub)
+    _add_analysis_commands(sub)
+    add_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """``db``, ``load-sample``, ``import``, ``layers``, ``serve`` and ``settings``."""
     db = sub.add_parser("db", help="database schema: upgrade or show the current revision")
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
@@ -286,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="load one file as a layer (replaces a layer of the same name)")
     imp.add_argument("file")
-    imp.add_argument("--layer", required=True, help="layer name; a layers/ definition of that name supplies the metadata")
+    imp.add_argument("--layer", required=True,
+                     help="layer name; a layers/ definition of that name supplies the metadata")
     imp.add_argument("--format", help="loader name, e.g. boundary, police-api, police-bulk, points-csv")
     imp.add_argument("--kind", choices=["boundary", "points", "indicator", "lookup"])
     imp.add_argument("--area-type", help="for boundaries: ward, lsoa, town_centre, constituency, borough…")
@@ -310,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug", action="store_true")
     serve.set_defaults(func=cmd_serve)
 
+    conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
+    conf.set_defaults(func=cmd_settings)
+
+
+def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
+    """``profile``, ``profiles`` and ``perception``: figures for areas, written to files."""
     prof = sub.add_parser("profile", help="one area's profile: population, deprivation, crime, assets")
     prof.add_argument("--boundary", help="boundary layer, e.g. wards_2022")
     prof.add_argument("--area", help="area code or name, e.g. E05013633 or 'Burnt Oak'")
@@ -345,14 +371,6 @@ def build_parser() -> argparse.ArgumentParser:
     perc.add_argument("-o", "--output", required=True)
     perc.set_defaults(func=cmd_perception)
 
-    conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
-    conf.set_defaults(func=cmd_settings)
-
-    from insight.cli.partner import add_commands
-
-    add_commands(sub)
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``insight`` console script."""
@@ -367,12 +385,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: nothing partial was written (each layer loads in one transaction)", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: one line, and where to look
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if isinstance(exc, SQLAlchemyError):
+        if _database_error(exc):
             print(f"error: database: {StoreError(str(getattr(exc, 'orig', exc)))}", file=sys.stderr)
             return 2
         raise
+    finally:
+        close_engines()
+
+
+def _database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database error the store let through (SQLAlchemy's, which only the store imports)."""
+    return any(kind.__module__ == "sqlalchemy.exc" for kind in type(exc).__mro__)
 
 
 if __name__ == "__main__":

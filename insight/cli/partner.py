@@ -12,21 +12,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from insight.cli.engines import open_engine
 from insight.config import Settings
 from insight.errors import ConfigError, NotFoundError
 
+if TYPE_CHECKING:
+    from insight.partner.uploads import UploadCheck
+
 PASSWORD_ENV = "INSIGHT_NEW_PASSWORD"
-
-
-def _engine(settings: Settings):
-    from insight import store
-    from insight.store.migrate import upgrade
-
-    engine = store.make_engine(settings)
-    store.check_connection(engine)
-    upgrade(engine)
-    return engine
 
 
 def _new_password(email: str) -> str:
@@ -48,9 +43,10 @@ def _new_password(email: str) -> str:
 
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight user add|role|password|list``: manage accounts (as the system)."""
     from insight.partner import auth
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     if args.user_action == "add":
         email = auth.normalise_email(args.email)
         user = auth.create_user(engine, email, role=args.role, password=_new_password(email), org_slug=args.org,
@@ -71,9 +67,10 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight token create|revoke|list --as EMAIL``: API tokens for scripts."""
     from insight.partner import auth
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     user = auth.user_by_email(engine, args.as_user)
     if args.token_action == "create":
         token = auth.create_token(engine, user, args.name)
@@ -90,7 +87,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_check(check) -> str:
+def format_check(check: UploadCheck) -> str:
     """The validation report and preview of an upload as plain text."""
     report = check.report()
     lines = [f"{report['filename']} → layer '{report['layer']}' ({report['format']}, sha256 {report['sha256'][:12]}…)",
@@ -112,9 +109,10 @@ def format_check(check) -> str:
 
 
 def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight upload FILE --layer NAME --as EMAIL``: check and preview a file; ``--commit`` saves it."""
     from insight.partner import auth, uploads
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     user = auth.user_by_email(engine, args.as_user)
     check = uploads.check_upload(engine, Path(args.file), layer=args.layer, actor=user, settings=settings,
                                  on_behalf_of=args.org)
@@ -129,9 +127,10 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight asset-layer NAME``: create a point layer maintained through uploads, or change its rules."""
     from insight.partner import auth, versions
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     with engine.begin() as conn:
         try:
             versions.layer_info(conn, args.name)
@@ -161,9 +160,10 @@ def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_oruk(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight oruk export LAYER``: a directory layer as an Open Referral UK feed, optionally validated."""
     from insight.partner import auth, oruk
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     user = auth.user_by_email(engine, args.as_user) if args.as_user else auth.SYSTEM
     document = oruk.export_directory(engine, args.layer, actor=user)
     if args.schemas:
@@ -180,10 +180,11 @@ def cmd_oruk(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stale(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight stale LAYER``: records not assured in the last ``--days`` days."""
     from insight.partner.versions import stale_records
 
     days = args.days or settings.stale_days
-    records = stale_records(_engine(settings), args.layer, days=days)
+    records = stale_records(open_engine(settings), args.layer, days=days)
     print(f"{len(records)} record(s) of '{args.layer}' not assured in the last {days} days")
     for r in records:
         when = f"last assured {r.last_assured} ({r.days_since} days ago)" if r.last_assured else "never assured"

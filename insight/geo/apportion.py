@@ -18,6 +18,8 @@ Indicators such as IMD ranks are then population-weighted with these residents.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -63,7 +65,7 @@ def choose_weights(
     small: gpd.GeoDataFrame,
     large: gpd.GeoDataFrame,
     *,
-    lookups: list[pd.DataFrame] = (),
+    lookups: Sequence[pd.DataFrame] = (),
 ) -> tuple[pd.DataFrame, str]:
     """Weights carrying small-area figures to ``large`` and the name of the method used.
 
@@ -103,7 +105,8 @@ def apportion(values: pd.DataFrame, weights: pd.DataFrame, n_large: int) -> pd.D
     """
     matrix = values.to_numpy(dtype=float)
     out = np.zeros((n_large, matrix.shape[1]))
-    np.add.at(out, weights["large"].to_numpy(), matrix[weights["small"].to_numpy()] * weights["fraction"].to_numpy()[:, None])
+    carried = matrix[weights["small"].to_numpy()] * weights["fraction"].to_numpy()[:, None]
+    np.add.at(out, weights["large"].to_numpy(), carried)
     result = pd.DataFrame(out, columns=values.columns)
     if TOTAL in values.columns:
         totals = values[TOTAL].to_numpy(dtype=float)

@@ -12,6 +12,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from insight.errors import ConfigError
+
 STORAGE_CRS = "EPSG:4326"
 METRIC_CRS = "EPSG:27700"
 
@@ -31,7 +33,7 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Reproject to EPSG:4326; raise if the frame has no CRS rather than guess."""
     if gdf.crs is None:
-        raise ValueError("the frame has no CRS; declare it where the data is read")
+        raise ConfigError("the frame has no CRS; declare it where the data is read")
     if gdf.crs.to_epsg() == 4326:
         return gdf
     with warnings.catch_warnings():

@@ -9,27 +9,33 @@ from the store come sorted by code, so on a shared edge the lowest code wins.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from insight.errors import BadRequest, ConfigError
+
 NO_AREA = -1
 _SORT_THRESHOLD = 64
 
 
-def _candidates_scan(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):
+def _candidates_scan(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Iterator[np.ndarray]:
+    """Per area, the points inside its bounding box, by scanning every point (few areas)."""
     for minx, miny, maxx, maxy in bounds:
         yield np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
 
 
-def _candidates_sorted(x: np.ndarray, y: np.ndarray, bounds: np.ndarray):
+def _candidates_sorted(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Iterator[np.ndarray]:
+    """Per area, the points inside its bounding box, by binary search on sorted x (many areas)."""
     order = np.argsort(x, kind="stable")
     xs = x[order]
     lo = np.searchsorted(xs, bounds[:, 0], side="left")
     hi = np.searchsorted(xs, bounds[:, 2], side="right")
     ys = y[order]
-    for (minx, miny, maxx, maxy), a, b in zip(bounds, lo, hi):
+    for (_minx, miny, _maxx, maxy), a, b in zip(bounds, lo, hi):
         window = ys[a:b]
         yield order[a:b][(window >= miny) & (window <= maxy)]
 
@@ -45,7 +51,7 @@ def assign_points(x: np.ndarray, y: np.ndarray, areas: np.ndarray | gpd.GeoSerie
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
     if x.shape != y.shape:
-        raise ValueError(f"x and y differ in length ({len(x)} and {len(y)})")
+        raise BadRequest(f"x and y differ in length ({len(x)} and {len(y)})")
     geoms = np.asarray(areas.values if isinstance(areas, gpd.GeoSeries) else areas, dtype=object)
     result = np.full(len(x), NO_AREA, dtype=np.int64)
     if len(x) == 0 or len(geoms) == 0:
@@ -79,7 +85,7 @@ def point_coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
 def tag_points(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, code_column: str = "code") -> pd.Series:
     """The area code each point falls in (None outside every area), aligned to ``points``."""
     if points.crs != areas.crs:
-        raise ValueError(f"points are in {points.crs} but areas are in {areas.crs}; reproject one side")
+        raise ConfigError(f"points are in {points.crs} but areas are in {areas.crs}; reproject one side")
     x, y = point_coordinates(points.geometry)
     index = assign_points(x, y, areas.geometry)
     codes = areas[code_column].to_numpy(dtype=object)

@@ -4,13 +4,13 @@ Events are written in the caller's transaction, so an action and its record land
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from insight.errors import BadRequest
+from insight.store import Connection, Engine
+from insight.store.audit import Event, insert_event, read_events
 
-from insight.store.models import AuditEvent
+__all__ = ["ACTIONS", "Event", "events", "record"]
 
 ACTIONS = (
     "sign_in",
@@ -32,18 +32,6 @@ ACTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class Event:
-    """One audit entry as shown to an admin."""
-
-    at: datetime
-    actor_email: str | None
-    ip: str | None
-    action: str
-    target: str | None
-    detail: dict
-
-
 def record(
     conn: Connection,
     action: str,
@@ -54,15 +42,11 @@ def record(
     target: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one event in the transaction of ``conn``."""
+    """Append one event in the transaction of ``conn``; BadRequest for an action not in :data:`ACTIONS`."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; expected one of {', '.join(ACTIONS)}")
-    conn.execute(
-        insert(AuditEvent).values(
-            at=datetime.now(UTC), actor_id=actor_id, actor_email=actor_email, ip=ip,
-            action=action, target=(target or "")[:300] or None, detail=detail or {},
-        )
-    )
+        raise BadRequest(f"unknown audit action {action!r}; expected one of {', '.join(ACTIONS)}")
+    insert_event(conn, action, actor_id=actor_id, actor_email=actor_email, ip=ip,
+                 target=(target or "")[:300] or None, detail=detail or {})
 
 
 def events(engine: Engine, *, limit: int = 200, action: str | None = None) -> list[Event]:
@@ -70,10 +54,4 @@ def events(engine: Engine, *, limit: int = 200, action: str | None = None) -> li
 
     Callers check that the viewer may see the log (``auth.require(user, "view_audit")``).
     """
-    query = select(
-        AuditEvent.at, AuditEvent.actor_email, AuditEvent.ip, AuditEvent.action, AuditEvent.target, AuditEvent.detail
-    ).order_by(AuditEvent.id.desc()).limit(limit)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    with engine.connect() as conn:
-        return [Event(*row) for row in conn.execute(query).all()]
+    return read_events(engine, limit=limit, action=action)

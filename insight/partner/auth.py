@@ -21,12 +21,21 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from insight.config import Settings
-from insight.errors import ConfigError, NotFoundError, PermissionDenied, SignInRefused
+from insight.errors import BadRequest, ConfigError, NotFoundError, PermissionDenied, SignInRefused
 from insight.partner import audit
-from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User
+from insight.store import Connection, Engine
+from insight.store import accounts as store
+from insight.store.accounts import ROLES, TokenInfo, UserRow
+
+__all__ = [
+    "ANONYMOUS", "MAX_PASSWORD", "MIN_PASSWORD", "PERMISSIONS", "ROLES", "SYSTEM", "TOKEN_PREFIX", "LayerRef",
+    "NewToken", "PermissionDenied", "Principal", "RecordRef", "SignInRefused", "Throttle", "TokenInfo",
+    "authenticate_token", "can", "create_token", "create_user", "hash_password", "list_tokens", "list_users",
+    "normalise_email", "organisation_id", "password_problems", "require", "revoke_token", "set_password", "set_role",
+    "sign_in", "throttle_state", "token_digest", "user_by_email", "user_by_id", "verify_password",
+]
 
 TOKEN_PREFIX = "li_"
 MIN_PASSWORD = 12
@@ -38,8 +47,6 @@ _COMMON = frozenset({
     "password1234", "123456789012", "qwertyuiop12", "letmein12345", "welcome12345", "password123!",
     "iloveyou1234", "administrator", "changeme1234",
 })
-
-
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,11 @@ class Principal:
 
     @property
     def signed_in(self) -> bool:
+        """True for a signed-in user, False for the anonymous public."""
         return self.id is not None
 
     def describe(self) -> str:
+        """Who this is, for messages: email, role and organisation."""
         if not self.signed_in:
             return "not signed in"
         where = f" of {self.org_name or self.org_slug}" if self.org_slug else ""
@@ -151,15 +160,20 @@ def _check_scope(rule: str, user: Principal, resource: Resource) -> bool:
             return False
         owner = resource.owner_org_id if resource.owner_org_id is not None else resource.layer.owner_org_id
         return owner == user.org_id
-    raise ValueError(f"unknown permission rule {rule!r}")
+    raise BadRequest(f"unknown permission rule {rule!r}; rules: public, public_or_own, own_partner_layer, own_record")
 
 
 def can(user: Principal, action: str, resource: Resource = None) -> bool:
-    """True if ``user`` may do ``action`` (a key of :data:`PERMISSIONS`) on ``resource``."""
+    """True if ``user`` may do ``action`` (a key of :data:`PERMISSIONS`) on ``resource``.
+
+    BadRequest for an action or role the table does not know.
+    """
     try:
         rule = PERMISSIONS[action][user.role]
     except KeyError:
-        raise ValueError(f"unknown action {action!r} or role {user.role!r}") from None
+        msg = (f"unknown action {action!r} or role {user.role!r}; actions: {', '.join(PERMISSIONS)}; "
+               f"roles: {', '.join(ROLES)}")
+        raise BadRequest(msg) from None
     if isinstance(rule, bool):
         return rule
     return _check_scope(rule, user, resource)
@@ -227,32 +241,21 @@ def normalise_email(email: str) -> str:
 
 def organisation_id(conn: Connection, slug: str, *, name: str | None = None, create: bool = False) -> int:
     """The id of the organisation ``slug``; with ``create``, add it if missing."""
-    found = conn.execute(select(Organisation.id).where(Organisation.slug == slug)).scalar_one_or_none()
+    found = store.organisation_id_by_slug(conn, slug)
     if found is not None:
         return found
     if not create:
-        known = ", ".join(conn.execute(select(Organisation.slug).order_by(Organisation.slug)).scalars())
+        known = ", ".join(store.organisation_slugs(conn))
         raise NotFoundError(f"no organisation '{slug}' (known: {known or 'none'})")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", slug):
         raise ConfigError(f"organisation slug '{slug}' must be lower-case letters, digits, '-' or '_'")
-    return conn.execute(
-        insert(Organisation)
-        .values(slug=slug, name=name or slug, kind="vcfs", created_at=datetime.now(UTC))
-        .returning(Organisation.id)
-    ).scalar_one()
+    return store.insert_organisation(conn, slug, name=name or slug)
 
 
-def _principal_query():
-    return select(
-        User.id, User.email, User.role, User.organisation_id, Organisation.slug, Organisation.name,
-        User.session_epoch, User.active, User.password_hash,
-    ).outerjoin(Organisation, Organisation.id == User.organisation_id)
-
-
-def _principal(row) -> Principal:
+def _principal(row: UserRow) -> Principal:
     return Principal(
-        id=row.id, email=row.email, role=row.role, org_id=row.organisation_id, org_slug=row.slug,
-        org_name=row.name, session_epoch=row.session_epoch,
+        id=row.id, email=row.email, role=row.role, org_id=row.organisation_id, org_slug=row.org_slug,
+        org_name=row.org_name, session_epoch=row.session_epoch,
     )
 
 
@@ -263,6 +266,18 @@ def _check_role(role: str, org_slug: str | None) -> None:
         raise ConfigError("a partner belongs to one organisation: give its slug (--org SLUG)")
     if role != "partner" and org_slug:
         raise ConfigError(f"only partners belong to an organisation; the {role} role takes no --org")
+
+
+def _check_password(password: str, email: str) -> None:
+    problems = password_problems(password, email=email)
+    if problems:
+        raise ConfigError("password not accepted: " + "; ".join(problems))
+
+
+def _found(row: UserRow | None, email: str) -> UserRow:
+    if row is None:
+        raise NotFoundError(f"no account for {email}")
+    return row
 
 
 def create_user(
@@ -280,22 +295,16 @@ def create_user(
     require(actor, "manage_users")
     email = normalise_email(email)
     _check_role(role, org_slug)
-    problems = password_problems(password, email=email)
-    if problems:
-        raise ConfigError("password not accepted: " + "; ".join(problems))
+    _check_password(password, email)
     with engine.begin() as conn:
-        if conn.execute(select(User.id).where(User.email == email)).scalar_one_or_none() is not None:
+        if store.user_exists(conn, email):
             raise ConfigError(f"an account for {email} already exists (change its role with 'insight user role')")
         org_id = organisation_id(conn, org_slug, create=create_org) if org_slug else None
-        conn.execute(
-            insert(User).values(
-                email=email, name=name, role=role, organisation_id=org_id, password_hash=hash_password(password),
-                active=True, session_epoch=0, created_at=datetime.now(UTC),
-            )
-        )
+        store.insert_user(conn, email, name=name, role=role, organisation_id=org_id,
+                          password_hash=hash_password(password))
         audit.record(conn, "user_created", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}",
                      detail={"role": role, "organisation": org_slug})
-        row = conn.execute(_principal_query().where(User.email == email)).one()
+        row = _found(store.find_user(conn, email=email), email)
     return _principal(row)
 
 
@@ -307,18 +316,13 @@ def set_role(
     email = normalise_email(email)
     _check_role(role, org_slug)
     with engine.begin() as conn:
-        before = conn.execute(_principal_query().where(User.email == email)).one_or_none()
-        if before is None:
-            raise NotFoundError(f"no account for {email}")
+        before = _found(store.find_user(conn, email=email), email)
         org_id = organisation_id(conn, org_slug) if org_slug else None
-        conn.execute(
-            update(User).where(User.id == before.id)
-            .values(role=role, organisation_id=org_id, session_epoch=User.session_epoch + 1)
-        )
+        store.update_role(conn, before.id, role=role, organisation_id=org_id)
         audit.record(conn, "role_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}",
                      detail={"from": before.role, "to": role, "organisation": org_slug,
-                             "previous_organisation": before.slug})
-        row = conn.execute(_principal_query().where(User.id == before.id)).one()
+                             "previous_organisation": before.org_slug})
+        row = _found(store.find_user(conn, user_id=before.id), email)
     return _principal(row)
 
 
@@ -327,15 +331,9 @@ def set_password(engine: Engine, email: str, password: str, *, actor: Principal 
     email = normalise_email(email)
     if actor.email != email:
         require(actor, "manage_users")
-    problems = password_problems(password, email=email)
-    if problems:
-        raise ConfigError("password not accepted: " + "; ".join(problems))
+    _check_password(password, email)
     with engine.begin() as conn:
-        done = conn.execute(
-            update(User).where(User.email == email)
-            .values(password_hash=hash_password(password), session_epoch=User.session_epoch + 1)
-        ).rowcount
-        if not done:
+        if not store.update_password(conn, email, hash_password(password)):
             raise NotFoundError(f"no account for {email}")
         audit.record(conn, "password_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}")
 
@@ -343,7 +341,7 @@ def set_password(engine: Engine, email: str, password: str, *, actor: Principal 
 def user_by_id(engine: Engine, user_id: int, *, epoch: int | None = None) -> Principal | None:
     """The active user ``user_id``; None if missing, disabled or (with ``epoch``) signed out since."""
     with engine.connect() as conn:
-        row = conn.execute(_principal_query().where(User.id == user_id)).one_or_none()
+        row = store.find_user(conn, user_id=user_id)
     if row is None or not row.active or (epoch is not None and row.session_epoch != epoch):
         return None
     return _principal(row)
@@ -353,7 +351,7 @@ def user_by_email(engine: Engine, email: str) -> Principal:
     """The user with ``email``; NotFoundError otherwise."""
     email = normalise_email(email)
     with engine.connect() as conn:
-        row = conn.execute(_principal_query().where(User.email == email)).one_or_none()
+        row = store.find_user(conn, email=email)
     if row is None:
         raise NotFoundError(f"no account for {email} (create it with 'insight user add {email} --role ROLE')")
     return _principal(row)
@@ -363,7 +361,7 @@ def list_users(engine: Engine, *, actor: Principal) -> list[Principal]:
     """Every account, for admins."""
     require(actor, "manage_users")
     with engine.connect() as conn:
-        return [_principal(r) for r in conn.execute(_principal_query().order_by(User.email)).all()]
+        return [_principal(r) for r in store.list_user_rows(conn)]
 
 
 # --- signing in ----------------------------------------------------------------------------
@@ -385,34 +383,25 @@ def throttle_state(
     ``failures_*`` are the times of failed attempts within the window (newest last).
     """
     window = timedelta(minutes=settings.login_window_minutes)
-    for times, limit in ((failures_pair, settings.login_max_failures), (failures_ip, settings.login_max_failures_per_ip)):
+    limits = ((failures_pair, settings.login_max_failures), (failures_ip, settings.login_max_failures_per_ip))
+    for times, limit in limits:
         recent = sorted(t for t in times if now - t < window)
         if len(recent) >= limit:
             return Throttle(True, recent[len(recent) - limit] + window - now)
     return Throttle(False)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _recent_failures(conn: Connection, email: str, ip: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
-    last_success = conn.execute(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(True)
-        )
-    ).scalar_one_or_none()
-    start = max(since, _aware(last_success)) if last_success else since
-    pair = conn.execute(
-        select(LoginAttempt.at).where(
-            LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > start,
-        )
-    ).scalars().all()
-    by_ip = conn.execute(
-        select(LoginAttempt.at).where(LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since)
-    ).scalars().all()
-    return [_aware(t) for t in pair], [_aware(t) for t in by_ip]
+    """Failures for the account and address since its last success (within the window), and for the address."""
+    last = store.last_success(conn, email, ip)
+    start = max(since, last) if last else since
+    pair = store.failed_attempt_times(conn, ip=ip, after=start, email=email)
+    by_ip = store.failed_attempt_times(conn, ip=ip, after=since)
+    return pair, by_ip
+
+
+def _refusal_reason(row: UserRow | None) -> str:
+    return "disabled account" if row is not None and not row.active else "wrong email or password"
 
 
 def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Settings) -> Principal:
@@ -425,30 +414,26 @@ def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Set
     ip = (ip or "unknown")[:64]
     window = timedelta(minutes=settings.login_window_minutes)
     with engine.begin() as conn:
-        conn.execute(delete(LoginAttempt).where(LoginAttempt.at < now - 4 * window))
+        store.prune_sign_in_attempts(conn, now - 4 * window)
         pair, by_ip = _recent_failures(conn, key, ip, now - window)
         throttle = throttle_state(pair, by_ip, now=now, settings=settings)
         if throttle.blocked:
             minutes = max(1, int(throttle.retry_after.total_seconds() // 60) + 1)
             audit.record(conn, "sign_in_failed", actor_email=key, ip=ip, detail={"reason": "rate limited"})
             raise SignInRefused(f"too many failed sign-in attempts: wait {minutes} minute(s) and try again")
-        row = conn.execute(_principal_query().where(User.email == key)).one_or_none()
-        good = verify_password(row.password_hash if row else _DUMMY_HASH, password) and row is not None
-        if good and not row.active:
-            good = False
-        conn.execute(insert(LoginAttempt).values(email=key, ip=ip, at=now, succeeded=good))
-        if not good:
-            audit.record(conn, "sign_in_failed", actor_email=key, ip=ip,
-                         detail={"reason": "disabled account" if row is not None and not row.active else "wrong email or password"})
-    if not good:
+        row = store.find_user(conn, email=key)
+        matches = verify_password(row.password_hash if row else _DUMMY_HASH, password)
+        user = row if matches and row is not None and row.active else None
+        store.add_sign_in_attempt(conn, key, ip, at=now, succeeded=user is not None)
+        if user is None:
+            audit.record(conn, "sign_in_failed", actor_email=key, ip=ip, detail={"reason": _refusal_reason(row)})
+    if user is None:
         raise SignInRefused("the email address or password is not right")
     with engine.begin() as conn:
-        values: dict = {"last_sign_in_at": now}
-        if _HASHER.check_needs_rehash(row.password_hash):
-            values["password_hash"] = hash_password(password)
-        conn.execute(update(User).where(User.id == row.id).values(**values))
-        audit.record(conn, "sign_in", actor_id=row.id, actor_email=row.email, ip=ip)
-    return _principal(row)
+        rehash = hash_password(password) if _HASHER.check_needs_rehash(user.password_hash) else None
+        store.record_sign_in(conn, user.id, at=now, password_hash=rehash)
+        audit.record(conn, "sign_in", actor_id=user.id, actor_email=user.email, ip=ip)
+    return _principal(user)
 
 
 # --- API tokens ----------------------------------------------------------------------------
@@ -463,18 +448,6 @@ class NewToken:
     token: str
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as listed: never the token itself."""
-
-    id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
 def token_digest(token: str) -> str:
     """SHA-256 hex of a token, as stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -483,15 +456,12 @@ def token_digest(token: str) -> str:
 def create_token(engine: Engine, user: Principal, name: str) -> NewToken:
     """A new API token for ``user`` (who must be signed in)."""
     require(user, "use_tokens")
+    if user.id is None:
+        raise PermissionDenied("sign in to use tokens")
     name = name.strip()[:100] or "script"
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        token_id = conn.execute(
-            insert(ApiToken).values(
-                user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token),
-                created_at=datetime.now(UTC),
-            ).returning(ApiToken.id)
-        ).scalar_one()
+        token_id = store.insert_token(conn, user.id, name=name, prefix=token[:10], token_hash=token_digest(token))
         audit.record(conn, "token_created", actor_id=user.id, actor_email=user.email, target=f"token:{token_id}",
                      detail={"name": name})
     return NewToken(token_id, name, token)
@@ -499,22 +469,19 @@ def create_token(engine: Engine, user: Principal, name: str) -> NewToken:
 
 def list_tokens(engine: Engine, user: Principal) -> list[TokenInfo]:
     """The user's tokens, newest first."""
+    if user.id is None:
+        return []
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.created_at, ApiToken.last_used_at,
-                   ApiToken.revoked_at).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-        ).all()
-    return [TokenInfo(*r) for r in rows]
+        return store.tokens_of(conn, user.id)
 
 
 def revoke_token(engine: Engine, token_id: int, *, actor: Principal) -> None:
     """Revoke a token: its owner or an admin may; NotFoundError if it is not theirs to revoke."""
     with engine.begin() as conn:
-        owner = conn.execute(select(ApiToken.user_id).where(ApiToken.id == token_id)).scalar_one_or_none()
+        owner = store.token_owner(conn, token_id)
         if owner is None or (owner != actor.id and not can(actor, "manage_users")):
             raise NotFoundError(f"no token {token_id} of yours")
-        conn.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-                     .values(revoked_at=datetime.now(UTC)))
+        store.revoke_token(conn, token_id)
         audit.record(conn, "token_revoked", actor_id=actor.id, actor_email=actor.email, target=f"token:{token_id}")
 
 
@@ -523,16 +490,12 @@ def authenticate_token(engine: Engine, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     with engine.begin() as conn:
-        found = conn.execute(
-            select(ApiToken.id, ApiToken.user_id).where(
-                ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
-            )
-        ).one_or_none()
+        found = store.live_token(conn, token_digest(token))
         if found is None:
             return None
-        conn.execute(update(ApiToken).where(ApiToken.id == found.id).values(last_used_at=datetime.now(UTC)))
-        row = conn.execute(_principal_query().where(User.id == found.user_id)).one_or_none()
+        token_id, user_id = found
+        store.touch_token(conn, token_id)
+        row = store.find_user(conn, user_id=user_id)
     if row is None or not row.active:
         return None
     return _principal(row)
-

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from sqlalchemy import Engine, select
 
 from insight.partner import audit
 from insight.partner.auth import Principal, require
-from insight.partner.versions import RecordState, current_records, layer_info
-from insight.store.models import Organisation
+from insight.partner.layer_rules import layer_info
+from insight.partner.records import RecordState, current_records
+from insight.store import Engine
+from insight.store.accounts import organisation_names
 
 NAMESPACE = uuid.UUID("6f1c2d2e-41b4-4d0b-9a53-5b0f7c1e8a10")
 STATUSES = ("active", "inactive", "defunct", "temporarily closed")
@@ -68,8 +69,16 @@ def _is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.fullmatch(value))
 
 
-def _organisation(state: RecordState, stored: dict, org_names: dict[int, tuple[str, str]], layer: str) -> dict:
-    slug, name = org_names.get(state.owner_org_id, (None, None))
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+Json = dict[str, Any]
+
+
+def _organisation(state: RecordState, stored: Json, org_names: dict[int, tuple[str, str]], layer: str) -> Json:
+    owner = org_names.get(state.owner_org_id) if state.owner_org_id is not None else None
+    slug, name = owner if owner is not None else (None, None)
     label = _clean_text(state.properties.get("organisation")) or stored.get("name") or name or state.name or "Unknown"
     organisation: dict[str, Any] = {
         "id": _uuid(stored.get("id"), layer, "organisation", slug or label),
@@ -99,8 +108,8 @@ def _organisation(state: RecordState, stored: dict, org_names: dict[int, tuple[s
     return organisation
 
 
-def _location(state: RecordState, stored: dict, layer: str) -> dict:
-    location = {"id": _uuid(stored.get("id"), layer, "location", state.owner_org_id, state.key),
+def _location(state: RecordState, stored: Json, layer: str) -> Json:
+    location: Json = {"id": _uuid(stored.get("id"), layer, "location", state.owner_org_id, state.key),
                 "location_type": "physical"}
     name = _clean_text(state.properties.get("location_name")) or stored.get("name") or state.name
     if name:
@@ -123,14 +132,14 @@ def _location(state: RecordState, stored: dict, layer: str) -> dict:
     return location
 
 
-def _attributes(state: RecordState, stored: list, layer: str, service_id: str) -> list[dict]:
+def _attributes(state: RecordState, stored: list[Any], layer: str, service_id: str) -> list[Json]:
     if not state.category:
         return []
     for attribute in stored:
         term = attribute.get("taxonomy_term") if isinstance(attribute, dict) else None
-        if isinstance(term, dict) and state.category in (term.get("name"), term.get("term")):
-            if attribute.get("id") and term.get("id") and term.get("name") and "description" in term:
-                return [attribute]
+        if (isinstance(term, dict) and state.category in (term.get("name"), term.get("term"))
+                and attribute.get("id") and term.get("id") and term.get("name") and "description" in term):
+            return [attribute]
     term_id = _uuid(None, layer, "category", state.category)
     return [{"id": _uuid(None, layer, "attribute", service_id, state.category), "taxonomy_term_id": term_id,
              "link_type": "category",
@@ -138,49 +147,54 @@ def _attributes(state: RecordState, stored: list, layer: str, service_id: str) -
                                "taxonomy": f"Local Insight categories ({layer})"}}]
 
 
+def _service(state: RecordState, stored: Json, service_id: str, *, layer: str,
+             org_names: dict[int, tuple[str, str]]) -> Json:
+    """One service from the first record of it: its kept fields, then the record's values, organisation and term."""
+    kept = _dict(stored.get("service"))
+    service: Json = {k: kept[k] for k in ("fees", "accreditations", "alert") if isinstance(kept.get(k), str)}
+    for key in ("minimum_age", "maximum_age"):
+        if isinstance(kept.get(key), (int, float)) and not isinstance(kept.get(key), bool):
+            service[key] = kept[key]
+    assurer = _email(kept.get("assurer_email"))
+    if assurer:
+        service["assurer_email"] = assurer
+    status = _clean_text(state.properties.get("status")) or kept.get("status")
+    service.update(
+        id=service_id, name=state.name or "Unnamed", status=status if status in STATUSES else "active",
+        description=str(state.properties.get("description") or kept.get("description") or ""),
+        last_modified=_timestamp(state.last_updated),
+    )
+    if state.last_assured:
+        service["assured_date"] = state.last_assured.date().isoformat()
+    email, url = _email(state.properties.get("email")), _uri(state.properties.get("url"))
+    if email:
+        service["email"] = email
+    if url:
+        service["url"] = url
+    service["organization"] = _organisation(state, _dict(stored.get("organization")), org_names, layer)
+    service["attributes"] = _attributes(state, stored.get("attributes") or [], layer, service_id)
+    service["service_at_locations"] = []
+    return service
+
+
 def services_from_records(states: list[RecordState], *, layer: str,
-                          org_names: dict[int, tuple[str, str]]) -> list[dict]:
+                          org_names: dict[int, tuple[str, str]]) -> list[Json]:
     """Fully nested Open Referral UK services built from a layer's records (pure)."""
-    services: dict[str, dict] = {}
+    services: dict[str, Json] = {}
     for state in states:
-        stored = state.properties.get("oruk") if isinstance(state.properties.get("oruk"), dict) else {}
-        stored_service = stored.get("service") if isinstance(stored.get("service"), dict) else {}
-        service_id = _uuid(stored_service.get("id"), layer, "service", state.owner_org_id, state.key)
+        stored = _dict(state.properties.get("oruk"))
+        service_id = _uuid(_dict(stored.get("service")).get("id"), layer, "service", state.owner_org_id, state.key)
         if service_id not in services:
-            service: dict[str, Any] = {k: stored_service[k] for k in ("fees", "accreditations", "alert")
-                                       if isinstance(stored_service.get(k), str)}
-            for key in ("minimum_age", "maximum_age"):
-                if isinstance(stored_service.get(key), (int, float)) and not isinstance(stored_service.get(key), bool):
-                    service[key] = stored_service[key]
-            if _email(stored_service.get("assurer_email")):
-                service["assurer_email"] = _email(stored_service["assurer_email"])
-            status = _clean_text(state.properties.get("status")) or stored_service.get("status")
-            service.update(
-                id=service_id, name=state.name or "Unnamed", status=status if status in STATUSES else "active",
-                description=str(state.properties.get("description") or stored_service.get("description") or ""),
-                last_modified=_timestamp(state.last_updated),
-            )
-            if state.last_assured:
-                service["assured_date"] = state.last_assured.date().isoformat()
-            email, url = _email(state.properties.get("email")), _uri(state.properties.get("url"))
-            if email:
-                service["email"] = email
-            if url:
-                service["url"] = url
-            service["organization"] = _organisation(state, stored.get("organization") or {}, org_names, layer)
-            service["attributes"] = _attributes(state, stored.get("attributes") or [], layer, service_id)
-            service["service_at_locations"] = []
-            services[service_id] = service
+            services[service_id] = _service(state, stored, service_id, layer=layer, org_names=org_names)
         if state.lon is not None:
-            stored_location = stored.get("location") if isinstance(stored.get("location"), dict) else {}
             link_id = _uuid(stored.get("service_at_location_id"), layer, "service_at_location", state.owner_org_id,
                             state.key)
             services[service_id]["service_at_locations"].append(
-                {"id": link_id, "location": _location(state, stored_location, layer)})
+                {"id": link_id, "location": _location(state, _dict(stored.get("location")), layer)})
     return list(services.values())
 
 
-def export_directory(engine: Engine, layer: str, *, actor: Principal, ip: str | None = None) -> dict:
+def export_directory(engine: Engine, layer: str, *, actor: Principal, ip: str | None = None) -> Json:
     """The layer as an Open Referral UK ``/services`` page of fully nested services.
 
     Checks that ``actor`` may export the layer; a restricted layer's export is audited.
@@ -189,8 +203,7 @@ def export_directory(engine: Engine, layer: str, *, actor: Principal, ip: str | 
         info = layer_info(conn, layer)
         require(actor, "export_layer", info.ref)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
-        org_names = {r.id: (r.slug, r.name) for r in conn.execute(
-            select(Organisation.id, Organisation.slug, Organisation.name)).all()}
+        org_names = organisation_names(conn)
         if info.ref.sensitivity != "public":
             audit.record(conn, "export_restricted", actor_id=actor.id, actor_email=actor.email, ip=ip,
                          target=f"layer:{layer}", detail={"format": "openreferral-uk", "records": len(states)})
@@ -199,7 +212,7 @@ def export_directory(engine: Engine, layer: str, *, actor: Principal, ip: str | 
             "first_page": True, "last_page": True, "empty": not contents, "contents": contents}
 
 
-def validate_feed(document: dict, schema_dir: Path) -> list[str]:
+def validate_feed(document: Json, schema_dir: Path) -> list[str]:
     """Schema errors of a ``/services`` page against the Open Referral UK schemas in ``schema_dir``.
 
     ``schema_dir`` holds ``openapi.json`` (for the page) and ``compiled/service.json``.

@@ -6,6 +6,8 @@ Pure: no database, no files.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyproj
 import shapely
@@ -20,6 +22,7 @@ ORGANISATION_FIELDS = ("id", "name", "description", "email", "website", "logo", 
 LOCATION_FIELDS = ("id", "location_type", "name", "description", "latitude", "longitude", "external_identifier",
                    "external_identifier_type", "addresses", "accessibility")
 VOLATILE = ("last_modified", "assured_date")
+Json = dict[str, Any]
 SCHEMES = {"GB-CHC": "charity_number", "GB-SC": "charity_number", "GB-NIC": "charity_number",
            "GB-COH": "company_number"}
 
@@ -36,7 +39,11 @@ def looks_like_feed(document: object) -> bool:
     return _is_service(document) or (isinstance(document.get("services"), list) and "name" in document)
 
 
-def _is_service(item: dict) -> bool:
+def _dict(value: object) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_service(item: Json) -> bool:
     return "id" in item and "name" in item and any(
         k in item for k in ("status", "service_at_locations", "organization"))
 
@@ -69,7 +76,7 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _terms(service: dict) -> list[dict]:
+def _terms(service: Json) -> list[Json]:
     out = []
     for attribute in service.get("attributes") or []:
         if isinstance(attribute, dict) and isinstance(attribute.get("taxonomy_term"), dict):
@@ -77,7 +84,7 @@ def _terms(service: dict) -> list[dict]:
     return out
 
 
-def _identifiers(organisation: dict) -> dict[str, str]:
+def _identifiers(organisation: Json) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in organisation.get("organization_identifiers") or []:
         if isinstance(item, dict):
@@ -90,61 +97,69 @@ def _identifiers(organisation: dict) -> dict[str, str]:
     return found
 
 
-def _address(location: dict) -> dict:
+def _address(location: Json) -> Json:
     for address in location.get("addresses") or []:
         if isinstance(address, dict):
             return address
     return {}
 
 
+COLUMNS = ["id", "name", "category", "description", "organisation", "status", "email", "url", "location_name",
+           "address", "postcode", "assured_date", "charity_number", "company_number", "oruk"]
+
+
+def _service_rows(service: Json, number: int) -> list[tuple[Json, object]]:
+    """The rows of one service, one per location (one without a place if it has none), each with its point."""
+    organisation = _dict(service.get("organization"))
+    terms = _terms(service)
+    base = {
+        "name": service.get("name"), "category": (terms[0].get("name") or terms[0].get("term")) if terms else None,
+        "description": service.get("description"), "organisation": organisation.get("name"),
+        "status": service.get("status"), "email": service.get("email"), "url": service.get("url"),
+        "assured_date": service.get("assured_date"), **dict.fromkeys(("charity_number", "company_number")),
+        **_identifiers(organisation),
+    }
+    kept = {"service": {k: service[k] for k in SERVICE_FIELDS if k in service and k not in VOLATILE},
+            "organization": {k: organisation[k] for k in ORGANISATION_FIELDS if k in organisation}}
+    attributes = service.get("attributes") or []
+    links = [s for s in service.get("service_at_locations") or [] if isinstance(s, dict)]
+    if not links:
+        return [(base | {"id": str(service["id"]), "location_name": None, "address": None, "postcode": None,
+                         "oruk": kept | {"attributes": attributes}}, None)]
+    rows: list[tuple[Json, object]] = []
+    for link in links:
+        location = _dict(link.get("location"))
+        address = _address(location)
+        key = str(link.get("id") or f"{service['id']}/{location.get('id', number)}")
+        row = base | {
+            "id": key, "location_name": location.get("name"), "address": address.get("address_1"),
+            "postcode": address.get("postal_code"),
+            "oruk": kept | {"location": {k: location[k] for k in LOCATION_FIELDS if k in location},
+                            "service_at_location_id": link.get("id"), "attributes": attributes},
+        }
+        lon, lat = _number(location.get("longitude")), _number(location.get("latitude"))
+        physical = location.get("location_type", "physical") == "physical"
+        rows.append((row, shapely.Point(lon, lat) if physical and lon is not None and lat is not None else None))
+    return rows
+
+
 def feed_table(document: object) -> RawTable:
     """The rows of a feed, one per service at a location, for the upload checks."""
-    columns = ["id", "name", "category", "description", "organisation", "status", "email", "url", "location_name",
-               "address", "postcode", "assured_date", "charity_number", "company_number", "oruk"]
-    records: list[dict] = []
+    records: list[Json] = []
     geometry: list[object] = []
     problems: list[Problem] = []
     for number, service in enumerate(services_of(document), start=1):
         if not isinstance(service, dict) or not service.get("id") or not service.get("name"):
             problems.append(Problem("not an Open Referral UK service (it needs at least an id and a name)", number))
-            records.append(dict.fromkeys(columns) | {"id": f"item-{number}"})
+            records.append(dict.fromkeys(COLUMNS) | {"id": f"item-{number}"})
             geometry.append(None)
             continue
-        organisation = service.get("organization") if isinstance(service.get("organization"), dict) else {}
-        terms = _terms(service)
-        base = {
-            "name": service.get("name"), "category": (terms[0].get("name") or terms[0].get("term")) if terms else None,
-            "description": service.get("description"), "organisation": organisation.get("name"),
-            "status": service.get("status"), "email": service.get("email"), "url": service.get("url"),
-            "assured_date": service.get("assured_date"), **dict.fromkeys(("charity_number", "company_number")),
-            **_identifiers(organisation),
-        }
-        kept_service = {k: service[k] for k in SERVICE_FIELDS if k in service and k not in VOLATILE}
-        kept_organisation = {k: organisation[k] for k in ORGANISATION_FIELDS if k in organisation}
-        links = [s for s in service.get("service_at_locations") or [] if isinstance(s, dict)]
-        if not links:
-            records.append(base | {"id": str(service["id"]), "location_name": None, "address": None, "postcode": None,
-                                   "oruk": {"service": kept_service, "organization": kept_organisation,
-                                            "attributes": service.get("attributes") or []}})
-            geometry.append(None)
-            continue
-        for link in links:
-            location = link.get("location") if isinstance(link.get("location"), dict) else {}
-            address = _address(location)
-            key = str(link.get("id") or f"{service['id']}/{location.get('id', number)}")
-            records.append(base | {
-                "id": key, "location_name": location.get("name"), "address": address.get("address_1"),
-                "postcode": address.get("postal_code"),
-                "oruk": {"service": kept_service, "organization": kept_organisation,
-                         "location": {k: location[k] for k in LOCATION_FIELDS if k in location},
-                         "service_at_location_id": link.get("id"), "attributes": service.get("attributes") or []},
-            })
-            lon, lat = _number(location.get("longitude")), _number(location.get("latitude"))
-            physical = location.get("location_type", "physical") == "physical"
-            geometry.append(shapely.Point(lon, lat) if physical and lon is not None and lat is not None else None)
+        for row, point in _service_rows(service, number):
+            records.append(row)
+            geometry.append(point)
     if not records:
         problems.append(Problem("the feed holds no services"))
-    return RawTable("oruk", columns, records, np.array(geometry, dtype=object), pyproj.CRS.from_epsg(4326),
+    return RawTable("oruk", list(COLUMNS), records, np.array(geometry, dtype=object), pyproj.CRS.from_epsg(4326),
                     notes=["read as an Open Referral UK feed: one record per service at a location"], problems=problems)
 
 

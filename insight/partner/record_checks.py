@@ -11,32 +11,64 @@ so), ``note`` (for information).
 """
 from __future__ import annotations
 
-import difflib
-import json
 import math
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from insight.errors import LoadError, Problem
+from insight.partner.coordinates import (
+    BNG_RANGE,
+    GB_REGION,
+    HUGE,
+    Located,
+    check_grid,
+    check_lonlat,
+    grid_to_lonlat,
+    locate_cells,
+    locate_geometry,
+    parse_coordinate,
+    region_of,
+    to_metres,
+)
 from insight.partner.tables import RawTable
+from insight.partner.value_checks import (
+    ERROR,
+    FORMULA_START,
+    MAX_CELL,
+    NOTE,
+    REPAIRED,
+    WARNING,
+    Issue,
+    canonical_json,
+    deep_clean,
+    formula_like,
+    has_markup,
+    identifier_format_ok,
+    match_category,
+    neutralise_formula,
+    normalise_identifier,
+    parse_assured,
+    strip_control,
+)
 from insight.sources.base import slug
 
-ERROR, WARNING, REPAIRED, NOTE = "error", "warning", "repaired", "note"
-GB_REGION = (-8.7, 49.8, 1.9, 60.9)
-BNG_RANGE = (0.0, 0.0, 700_000.0, 1_300_000.0)
-HUGE = 1e7
-MAX_CELL = 10_000
+__all__ = [
+    "BNG_RANGE", "CHARITY_COLUMNS", "COMPANY_COLUMNS", "ERROR", "FORMULA_START", "GB_REGION", "HUGE", "MAX_CELL",
+    "MAX_LENGTH", "NOTE", "ORGANISATION_COLUMNS", "REPAIRED", "WARNING", "Candidate", "CheckResult", "Context",
+    "ExistingRecord", "Issue", "Located", "Rules", "canonical_json", "check_grid", "check_lonlat", "check_table",
+    "deep_clean", "formula_like", "grid_to_lonlat", "has_markup", "identifier_format_ok", "locate_cells",
+    "locate_geometry", "map_columns", "match_category", "neutralise_formula", "normalise_identifier",
+    "parse_assured", "parse_coordinate", "region_of", "strip_control", "to_metres",
+]
+
 MAX_LENGTH = {"name": 300, "category": 100, "key": 100}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LONLAT_PAIRS = (("longitude", "latitude"), ("lon", "lat"), ("lng", "lat"), ("long", "lat"))
 GRID_PAIRS = (("easting", "northing"), ("eastings", "northings"))
 AUTO_PAIRS = (("x", "y"),)
@@ -49,24 +81,6 @@ POSTCODE_COLUMNS = ("postcode", "post_code", "postal_code")
 ASSURED_COLUMNS = ("last_assured", "assured_date", "last_checked")
 CHARITY_COLUMNS = ("charity_number", "charity_no", "charity_num", "registered_charity_number")
 COMPANY_COLUMNS = ("company_number", "company_no", "companies_house_number", "company_registration_number")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CHARITY = re.compile(r"(?:\d{6,8}(?:-\d{1,3})?|SC0\d{5}|NIC?\d{5,6})")
-_COMPANY = re.compile(r"(?:\d{8}|[A-Z]{2}\d{6})")
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One finding: the 1-based row (None for the whole file), the column, the reason and its severity."""
-
-    row: int | None
-    column: str | None
-    reason: str
-    severity: str = ERROR
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "reason": self.reason, "severity": self.severity}
 
 
 @dataclass(frozen=True)
@@ -134,287 +148,9 @@ class CheckResult:
 
     @property
     def errors(self) -> list[Issue]:
+        """The issues that stop a row from loading."""
         return [i for i in self.issues if i.severity == ERROR]
 
-
-# --- single values ------------------------------------------------------------------------
-
-
-def parse_coordinate(text: object) -> tuple[float | None, str | None]:
-    """A coordinate from a cell: ``(value, None)``, ``(None, None)`` if blank, or ``(None, reason)``.
-
-    Decimal numbers only; NaN, infinity, degree-minute text, decimal commas and
-    numbers too large to be coordinates are refused with a reason.
-    """
-    if text is None:
-        return None, None
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-        raw = repr(text)
-    else:
-        raw = str(text).strip()
-        if not raw:
-            return None, None
-        if len(raw) > 40:
-            return None, f"'{raw[:20]}…' is too long to be a coordinate"
-        if not _NUMBER.fullmatch(raw):
-            if re.fullmatch(r"[+-]?\d+,\d+", raw):
-                return None, f"'{raw}' uses a decimal comma; write it with a point, e.g. {raw.replace(',', '.')}"
-            if raw.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
-                return None, f"'{raw}' is not a number; give a decimal coordinate"
-            if any(c in raw for c in "°'\"NSEWnsew"):
-                return None, f"'{raw}' is not a decimal coordinate; write decimal degrees, e.g. 51.6123"
-            return None, f"'{raw}' is not a number; give a decimal coordinate such as -0.1946"
-        value = float(raw)
-    if not math.isfinite(value):
-        return None, f"'{raw}' is not a finite number; give a decimal coordinate"
-    if abs(value) > HUGE:
-        return None, f"'{raw}' is far too large to be a coordinate"
-    return value, None
-
-
-def formula_like(value: object) -> bool:
-    """True for text a spreadsheet would run as a formula (starts with = + - @ tab or CR), numbers excepted."""
-    if not isinstance(value, str) or not value.startswith(FORMULA_START):
-        return False
-    return not _NUMBER.fullmatch(value.strip())
-
-
-def neutralise_formula(value: object) -> object:
-    """The value to write into an exported CSV cell: formula-like text gets a leading apostrophe."""
-    return "'" + value if formula_like(value) else value
-
-
-def has_markup(value: object) -> bool:
-    """True if text contains something that looks like an HTML tag."""
-    return isinstance(value, str) and bool(_MARKUP.search(value))
-
-
-def strip_control(value: str) -> str:
-    """``value`` without NUL and other control characters (tab and line breaks kept)."""
-    return _CONTROL.sub("", value)
-
-
-def deep_clean(value: Any) -> tuple[Any, bool]:
-    """Nested JSON-like data with control characters removed from every string, and whether any were."""
-    if isinstance(value, str):
-        cleaned = strip_control(value)
-        return cleaned, cleaned != value
-    if isinstance(value, dict):
-        pairs = [(deep_clean(str(k)), deep_clean(v)) for k, v in value.items()]
-        return {k[0]: v[0] for k, v in pairs}, any(k[1] or v[1] for k, v in pairs)
-    if isinstance(value, list):
-        items = [deep_clean(v) for v in value]
-        return [i[0] for i in items], any(i[1] for i in items)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, True
-    return value, False
-
-
-def match_category(value: str, categories: Sequence[str]) -> tuple[str | None, str | None]:
-    """``(canonical, None)`` if ``value`` is a category (ignoring case and spacing), else ``(None, suggestion)``."""
-    folded = {" ".join(c.split()).casefold(): c for c in categories}
-    key = " ".join(value.split()).casefold()
-    if key in folded:
-        return folded[key], None
-    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
-    return None, folded[close[0]] if close else None
-
-
-def normalise_identifier(value: object) -> str | None:
-    """A charity or company number without spaces, upper-cased; None if blank."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = re.sub(r"\s+", "", str(value)).upper()
-    return text or None
-
-
-def identifier_format_ok(kind: str, value: str) -> bool:
-    """True if ``value`` is shaped like a charity number (England and Wales, Scotland, NI) or a company number."""
-    if kind == "company_number":
-        padded = value.zfill(8) if value.isdigit() else value
-        return bool(_COMPANY.fullmatch(padded))
-    return bool(_CHARITY.fullmatch(value))
-
-
-def parse_assured(value: object, *, today: date) -> tuple[datetime | None, str | None]:
-    """A last-assured date from ``YYYY-MM-DD``, ``DD/MM/YYYY`` or an ISO timestamp; ``(None, reason)`` if not."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, None
-    text = str(value).strip()
-    found: date | None = None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            found = datetime.strptime(text, pattern).date()
-            break
-        except ValueError:
-            continue
-    if found is None:
-        try:
-            found = datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except ValueError:
-            return None, f"'{text[:40]}' is not a date; write it as YYYY-MM-DD, e.g. 2025-03-31"
-    if found > today:
-        return None, f"{found.isoformat()} is in the future; give the date the record was last checked"
-    return datetime(found.year, found.month, found.day, tzinfo=UTC), None
-
-
-# --- locations -------------------------------------------------------------------------------
-
-
-def _in_region(lon: float, lat: float, region: tuple[float, float, float, float]) -> bool:
-    return region[0] <= lon <= region[2] and region[1] <= lat <= region[3]
-
-
-def check_lonlat(lon: float, lat: float, *, region: tuple[float, float, float, float]) -> str | None:
-    """Why a longitude/latitude pair is wrong, or None. ``region`` is where points are expected."""
-    if abs(lon) > 180 or abs(lat) > 90:
-        if 1000 <= lon <= BNG_RANGE[2] and 1000 <= lat <= BNG_RANGE[3]:
-            return (f"({lon:g}, {lat:g}) look like British National Grid eastings and northings (metres), "
-                    "not longitude and latitude: put them in columns named easting and northing")
-        return f"({lon:g}, {lat:g}) is not a longitude/latitude: longitude runs -180 to 180, latitude -90 to 90"
-    if lon == 0 and lat == 0:
-        return "(0, 0) is in the Atlantic Ocean: the coordinates are probably missing"
-    if not _in_region(lon, lat, region) and _in_region(lat, lon, region):
-        return (f"longitude {lon:g} and latitude {lat:g} look swapped ({lat:g} is a longitude here and "
-                f"{lon:g} a latitude): swap the two columns")
-    return None
-
-
-def check_grid(easting: float, northing: float) -> str | None:
-    """Why a British National Grid pair is wrong before projecting it, or None."""
-    if abs(easting) <= 180 and abs(northing) <= 90:
-        return (f"({easting:g}, {northing:g}) look like longitude and latitude, not eastings and northings: "
-                "put them in columns named longitude and latitude")
-    if not (BNG_RANGE[0] <= easting <= BNG_RANGE[2] and BNG_RANGE[1] <= northing <= BNG_RANGE[3]):
-        return (f"({easting:g}, {northing:g}) is outside the British National Grid "
-                "(eastings 0–700000, northings 0–1300000)")
-    return None
-
-
-def _transformer(source: pyproj.CRS | str, target: pyproj.CRS | str) -> pyproj.Transformer:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Best transformation is not available.*")
-        return pyproj.Transformer.from_crs(source, target, always_xy=True)
-
-
-_TO_LONLAT = _transformer("EPSG:27700", "EPSG:4326")
-_TO_METRES = _transformer("EPSG:4326", "EPSG:27700")
-
-
-def grid_to_lonlat(easting: float, northing: float) -> tuple[float, float]:
-    """British National Grid metres to WGS84 longitude and latitude."""
-    lon, lat = _TO_LONLAT.transform(easting, northing)
-    return float(lon), float(lat)
-
-
-def region_of(authority: BaseGeometry | None) -> tuple[float, float, float, float]:
-    """Where points are expected: the authority's bounds plus a margin, or Great Britain."""
-    if authority is None or authority.is_empty:
-        return GB_REGION
-    minx, miny, maxx, maxy = authority.bounds
-    return (minx - 0.2, miny - 0.2, maxx + 0.2, maxy + 0.2)
-
-
-@dataclass(frozen=True)
-class Located:
-    """The location found for one row: a point, nothing, or the issues that stopped it."""
-
-    lon: float | None = None
-    lat: float | None = None
-    issues: tuple[tuple[str | None, str, str], ...] = ()
-
-
-def locate_cells(x: object, y: object, *, x_name: str, y_name: str, system: str,
-                 region: tuple[float, float, float, float]) -> Located:
-    """Locate a CSV row from two cells. ``system`` is ``lonlat``, ``grid`` or ``auto`` (x/y columns)."""
-    xv, x_why = parse_coordinate(x)
-    yv, y_why = parse_coordinate(y)
-    found = []
-    if x_why:
-        found.append((x_name, f"unreadable coordinate: {x_why}", ERROR))
-    if y_why:
-        found.append((y_name, f"unreadable coordinate: {y_why}", ERROR))
-    if found:
-        return Located(issues=tuple(found))
-    if xv is None and yv is None:
-        return Located()
-    if xv is None or yv is None:
-        blank, other = (x_name, y_name) if xv is None else (y_name, x_name)
-        return Located(issues=((blank, f"blank while {other} has a value: give both coordinates or neither", ERROR),))
-    if system == "auto":
-        system = "lonlat" if abs(xv) <= 180 and abs(yv) <= 90 else "grid"
-    pair = f"{x_name}/{y_name}"
-    if system == "grid":
-        why = check_grid(xv, yv)
-        if why:
-            return Located(issues=((pair, why, ERROR),))
-        lon, lat = grid_to_lonlat(xv, yv)
-        if not _in_region(lon, lat, region):
-            slon, slat = grid_to_lonlat(yv, xv) if check_grid(yv, xv) is None else (math.inf, math.inf)
-            if _in_region(slon, slat, region):
-                return Located(issues=((pair, f"easting {xv:g} and northing {yv:g} look swapped: swap the two columns",
-                                        ERROR),))
-        return Located(lon, lat)
-    why = check_lonlat(xv, yv, region=region)
-    if why:
-        return Located(issues=((pair, why, ERROR),))
-    return Located(xv, yv)
-
-
-def locate_geometry(geom: object, *, declared: pyproj.CRS | None,
-                    region: tuple[float, float, float, float]) -> Located:
-    """Locate a feature from its geometry, repairing what is safe to repair and saying so."""
-    if geom is None or not isinstance(geom, BaseGeometry) or geom.is_empty:
-        return Located()
-    notes: list[tuple[str | None, str, str]] = []
-    kind = geom.geom_type
-    if kind == "MultiPoint":
-        if len(geom.geoms) != 1:
-            return Located(issues=(("geometry", f"one feature holds {len(geom.geoms)} points; give each place "
-                                                "its own feature", ERROR),))
-        geom = geom.geoms[0]
-        notes.append(("geometry", "a single-point MultiPoint was read as a point", REPAIRED))
-    elif kind in ("Polygon", "MultiPolygon"):
-        if not shapely.is_valid(geom):
-            geom = shapely.make_valid(geom)
-            notes.append(("geometry", f"the {kind} was invalid ({shapely.is_valid_reason(geom) or 'self-intersecting'});"
-                                      " it was repaired", REPAIRED))
-        if geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
-            return Located(issues=(("geometry", f"the {kind} has no usable coordinates", ERROR),))
-        geom = geom.point_on_surface()
-        notes.append(("geometry", f"a {kind} was given; a point inside it is used as the location", REPAIRED))
-    elif kind != "Point":
-        return Located(issues=(("geometry", f"expected a point (or an area), found a {kind}", ERROR),))
-    x, y = float(shapely.get_x(geom)), float(shapely.get_y(geom))
-    if not (math.isfinite(x) and math.isfinite(y)):
-        return Located(issues=(("geometry", "the coordinates are not finite numbers (NaN or infinity)", ERROR),))
-    if abs(x) > HUGE or abs(y) > HUGE:
-        return Located(issues=(("geometry", f"({x:g}, {y:g}) is far too large to be a coordinate", ERROR),))
-    if declared is not None and not declared.is_geographic:
-        if declared.equals(pyproj.CRS.from_epsg(27700)):
-            why = check_grid(x, y)
-            if why:
-                return Located(issues=(("geometry", why, ERROR),))
-        lon, lat = _transformer(declared, "EPSG:4326").transform(x, y)
-        if not (math.isfinite(lon) and math.isfinite(lat)):
-            return Located(issues=(("geometry", f"({x:g}, {y:g}) cannot be placed using the file's CRS "
-                                                f"{declared.to_string()}", ERROR),))
-        return Located(float(lon), float(lat), tuple(notes))
-    why = check_lonlat(x, y, region=region)
-    if why:
-        return Located(issues=(("geometry", why.replace("put them in columns named easting and northing",
-                                                         "declare the file's CRS (EPSG:27700) or export it as WGS84"),
-                                ERROR),))
-    return Located(x, y, tuple(notes))
-
-
-def to_metres(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude/latitude to British National Grid metres (for distances)."""
-    x, y = _TO_METRES.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
 # --- columns ------------------------------------------------------------------------------------
@@ -512,7 +248,8 @@ def _clean_text(value: str, row: int, column: str, issues: list[Issue]) -> str |
     return stripped
 
 
-def _clean_properties(record: dict, skip: set[str], row: int, issues: list[Issue]) -> dict[str, Any] | None:
+def _clean_properties(record: dict[str, Any], skip: set[str], row: int,
+                      issues: list[Issue]) -> dict[str, Any] | None:
     cleaned: dict[str, Any] = {}
     ok = True
     for column, value in record.items():
@@ -546,7 +283,8 @@ class _Setting:
     postcodes: dict[str, tuple[float, float]]
 
 
-def _identity(record: dict, row: int, s: _Setting, issues: list[Issue]) -> tuple[str | None, str | None, str | None]:
+def _identity(record: dict[str, Any], row: int, s: _Setting,
+              issues: list[Issue]) -> tuple[str | None, str | None, str | None]:
     """Name, key and category of a row, with their issues."""
     mapping, rules = s.mapping, s.rules
     name = _text(record.get(mapping["name"]))
@@ -588,7 +326,7 @@ def _identity(record: dict, row: int, s: _Setting, issues: list[Issue]) -> tuple
     return name, key, category
 
 
-def _location(record: dict, index: int, row: int, s: _Setting,
+def _location(record: dict[str, Any], index: int, row: int, s: _Setting,
               issues: list[Issue]) -> tuple[float | None, float | None, bool | None]:
     """Longitude, latitude and whether inside the authority, with their issues."""
     mapping, table = s.mapping, s.table
@@ -621,7 +359,7 @@ def _location(record: dict, index: int, row: int, s: _Setting,
     if lon is None and s.rules.location_required and not failed:
         issues.append(Issue(row, where, "no location: this layer needs coordinates for every row"))
     inside = None
-    if lon is not None and s.context.authority is not None:
+    if lon is not None and lat is not None and s.context.authority is not None:
         inside = bool(shapely.intersects_xy(s.context.authority, lon, lat))
         if not inside:
             issues.append(Issue(row, where, f"({lon:.5f}, {lat:.5f}) is outside the council's area: kept and flagged; "
@@ -629,7 +367,7 @@ def _location(record: dict, index: int, row: int, s: _Setting,
     return lon, lat, inside
 
 
-def _dates_and_numbers(record: dict, row: int, s: _Setting,
+def _dates_and_numbers(record: dict[str, Any], row: int, s: _Setting,
                        issues: list[Issue]) -> tuple[datetime | None, dict[str, str]]:
     """The last-assured date and the charity and company numbers of a row."""
     assured = None
@@ -637,7 +375,7 @@ def _dates_and_numbers(record: dict, row: int, s: _Setting,
         assured, why = parse_assured(record.get(s.mapping["assured"]), today=s.context.today)
         if why:
             issues.append(Issue(row, s.mapping["assured"], why))
-    identifiers = {}
+    identifiers: dict[str, str] = {}
     for kind in ("charity_number", "company_number"):
         if kind in s.mapping:
             value = normalise_identifier(record.get(s.mapping[kind]))
@@ -679,7 +417,7 @@ def check_table(table: RawTable, rules: Rules, context: Context, *, source: str 
         issues += found
         if key:
             keys_by_row[row] = key
-        if row in bad_rows or properties is None or any(i.severity == ERROR for i in found):
+        if key is None or row in bad_rows or properties is None or any(i.severity == ERROR for i in found):
             continue
         organisation = _text(record.get(mapping["organisation"])) if "organisation" in mapping else None
         candidates.append(Candidate(row, key, name, category, properties, lon, lat, inside, assured, identifiers,
@@ -696,8 +434,8 @@ def _folded(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
-def _duplicate_issues(candidates: list[Candidate], keys_by_row: dict[int, str], mapping: dict[str, str],
-                      rules: Rules, context: Context) -> list[Issue]:
+def _repeated_keys(keys_by_row: dict[int, str], mapping: dict[str, str]) -> list[Issue]:
+    """Rows that repeat an earlier row's id (or, without ids, its name)."""
     issues: list[Issue] = []
     first_row: dict[str, int] = {}
     for row, key in sorted(keys_by_row.items()):
@@ -708,58 +446,78 @@ def _duplicate_issues(candidates: list[Candidate], keys_by_row: dict[int, str], 
                                              "once; give them different ids or remove one"))
         else:
             first_row[key] = row
-    if rules.unique_identifiers:
-        seen: dict[tuple[str, str], tuple[int, str]] = {}
-        owners = {}
-        for record in context.existing:
-            for kind, value in record.identifiers.items():
-                owners.setdefault((kind, value), []).append(record)
-        for candidate in candidates:
-            who = _folded(candidate.organisation)
-            for kind, value in candidate.identifiers.items():
-                label = kind.replace("_", " ")
-                first = seen.get((kind, value))
-                if first is not None and first[1] != who:
-                    issues.append(Issue(candidate.row, mapping[kind], f"{label} {value} is also on row {first[0]} "
-                                                                      "under another name: is this a duplicate?"))
-                    continue
-                seen.setdefault((kind, value), (candidate.row, who))
-                clash = [r for r in owners.get((kind, value), [])
-                         if not (r.in_scope and r.key == candidate.key) and _folded(r.organisation or r.name) != who]
-                if clash:
-                    issues.append(Issue(candidate.row, mapping[kind], f"{label} {value} already belongs to the record "
-                                                                      f"'{clash[0].name}' (id {clash[0].key}): if it "
-                                                                      "is the same organisation, use that id"))
+    return issues
+
+
+def _shared_identifiers(candidates: list[Candidate], mapping: dict[str, str], context: Context) -> list[Issue]:
+    """Charity or company numbers given to another organisation, in the file or among the existing records."""
+    issues: list[Issue] = []
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    owners: dict[tuple[str, str], list[ExistingRecord]] = {}
+    for record in context.existing:
+        for kind, value in record.identifiers.items():
+            owners.setdefault((kind, value), []).append(record)
+    for candidate in candidates:
+        who = _folded(candidate.organisation)
+        for kind, value in candidate.identifiers.items():
+            label = kind.replace("_", " ")
+            first = seen.get((kind, value))
+            if first is not None and first[1] != who:
+                issues.append(Issue(candidate.row, mapping[kind], f"{label} {value} is also on row {first[0]} "
+                                                                  "under another name: is this a duplicate?"))
+                continue
+            seen.setdefault((kind, value), (candidate.row, who))
+            clash = [r for r in owners.get((kind, value), [])
+                     if not (r.in_scope and r.key == candidate.key) and _folded(r.organisation or r.name) != who]
+            if clash:
+                issues.append(Issue(candidate.row, mapping[kind], f"{label} {value} already belongs to the record "
+                                                                  f"'{clash[0].name}' (id {clash[0].key}): if it "
+                                                                  "is the same organisation, use that id"))
+    return issues
+
+
+def _metres(lon: list[float | None], lat: list[float | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """British National Grid x and y of points, and the points themselves."""
+    x, y = to_metres(np.array(lon, dtype=float), np.array(lat, dtype=float))
+    return x, y, np.asarray(shapely.points(x, y), dtype=object)
+
+
+def _nearby(candidates: list[Candidate], mapping: dict[str, str], rules: Rules, context: Context) -> list[Issue]:
+    """Warnings for rows within the layer's duplicate distance of another row or of an existing record."""
+    issues: list[Issue] = []
     placed = [c for c in candidates if c.lon is not None]
     others = [e for e in context.existing if e.lon is not None]
     if not placed or rules.duplicate_metres <= 0:
         return issues
-    px, py = to_metres(np.array([c.lon for c in placed]), np.array([c.lat for c in placed]))
-    points = shapely.points(px, py)
-    tree = shapely.STRtree(points)
-    left, right = tree.query(points, predicate="dwithin", distance=rules.duplicate_metres)
+    column = mapping.get("x") or "geometry"
+    px, py, points = _metres([c.lon for c in placed], [c.lat for c in placed])
+    left, right = shapely.STRtree(points).query(points, predicate="dwithin", distance=rules.duplicate_metres)
     for i, j in zip(left.tolist(), right.tolist()):
         if j < i:
             metres = float(np.hypot(px[i] - px[j], py[i] - py[j]))
-            issues.append(Issue(placed[i].row, mapping.get("x") or "geometry",
-                                f"within {metres:.0f} m of row {placed[j].row} ('{placed[j].name}'): "
-                                "check it is not the same place twice", WARNING))
-    if others:
-        ex, ey = to_metres(np.array([e.lon for e in others]), np.array([e.lat for e in others]))
-        existing_tree = shapely.STRtree(shapely.points(ex, ey))
-        uploaded = {c.key for c in candidates}
-        left, right = existing_tree.query(points, predicate="dwithin", distance=rules.duplicate_metres)
-        for i, j in zip(left.tolist(), right.tolist()):
-            other = others[j]
-            if other.in_scope and other.key in uploaded:
-                continue
-            metres = float(np.hypot(px[i] - ex[j], py[i] - ey[j]))
-            issues.append(Issue(placed[i].row, mapping.get("x") or "geometry",
-                                f"within {metres:.0f} m of the existing record '{other.name}' (id {other.key}): "
-                                "if it is the same place, use that id instead of adding a second record", WARNING))
+            issues.append(Issue(placed[i].row, column, f"within {metres:.0f} m of row {placed[j].row} "
+                                                       f"('{placed[j].name}'): check it is not the same place twice",
+                                WARNING))
+    if not others:
+        return issues
+    ex, ey, existing = _metres([e.lon for e in others], [e.lat for e in others])
+    uploaded = {c.key for c in candidates}
+    left, right = shapely.STRtree(existing).query(points, predicate="dwithin", distance=rules.duplicate_metres)
+    for i, j in zip(left.tolist(), right.tolist()):
+        other = others[j]
+        if other.in_scope and other.key in uploaded:
+            continue
+        metres = float(np.hypot(px[i] - ex[j], py[i] - ey[j]))
+        issues.append(Issue(placed[i].row, column, f"within {metres:.0f} m of the existing record '{other.name}' "
+                                                   f"(id {other.key}): if it is the same place, use that id instead "
+                                                   "of adding a second record", WARNING))
     return issues
 
 
-def canonical_json(value: Any) -> str:
-    """A stable text form of JSON-like data, for comparing properties."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+def _duplicate_issues(candidates: list[Candidate], keys_by_row: dict[int, str], mapping: dict[str, str],
+                      rules: Rules, context: Context) -> list[Issue]:
+    """Repeated ids or names, shared charity or company numbers, and places that look the same."""
+    issues = _repeated_keys(keys_by_row, mapping)
+    if rules.unique_identifiers:
+        issues += _shared_identifiers(candidates, mapping, context)
+    return issues + _nearby(candidates, mapping, rules, context)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, cast
 
 import numpy as np
 import pyogrio
@@ -66,6 +67,7 @@ class UploadLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadLimits:
+        """The limits the settings ask for."""
         return cls(
             max_bytes=settings.upload_max_bytes,
             max_rows=settings.upload_max_rows,
@@ -195,25 +197,27 @@ def _decode(filename: str, data: bytes) -> tuple[str, list[str]]:
 
 def _read_csv(filename: str, data: bytes, limits: UploadLimits) -> RawTable:
     if data.count(b"\n") > limits.max_rows + 1000:
-        raise _refuse(filename, f"the file has more than {limits.max_rows:,} rows, the limit. Split it into smaller files")
+        raise _refuse(filename, f"the file has more than {limits.max_rows:,} rows, the limit. "
+                                "Split it into smaller files")
     text, notes = _decode(filename, data)
     try:
         frame = read_csv_text(Path(filename), data=text.encode("utf-8"), encoding="utf-8")
     except LoadError as err:
         raise LoadError(filename, err.problems) from None
     columns = [str(c) for c in frame.columns]
-    records = frame.to_dict(orient="records")
+    records = cast(list[dict[str, Any]], frame.to_dict(orient="records"))
     return RawTable("csv", columns, records, notes=notes)
 
 
 def nesting_depth(document: object) -> int:
     """How deeply lists and objects nest in a parsed JSON document (iteratively, for hostile input)."""
     deepest = 0
-    stack = [(document, 1)]
+    stack: list[tuple[object, int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
+        values: list[object]
         if isinstance(value, dict):
-            values = value.values()
+            values = list(value.values())
         elif isinstance(value, list):
             values = value
         else:
@@ -323,7 +327,8 @@ def check_archive(filename: str, members: list[zipfile.ZipInfo], limits: UploadL
     present = {PurePosixPath(m.filename).suffix.lower() for m in parts}
     missing = sorted({".shp", ".shx", ".dbf"} - present)
     if missing:
-        raise _refuse(filename, f"the shapefile is missing its {', '.join(missing)} part(s); zip all of its files together")
+        raise _refuse(filename, f"the shapefile is missing its {', '.join(missing)} part(s); "
+                                "zip all of its files together")
     return parts
 
 
@@ -369,7 +374,7 @@ def _read_kml(filename: str, data: bytes, work_dir: Path, limits: UploadLimits) 
     except OGR_ERRORS as err:
         raise _refuse(filename, f"the KML cannot be opened: {err}") from None
     columns: list[str] = []
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     geometries: list[object] = []
     for name in layers:
         try:

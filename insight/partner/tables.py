@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -21,7 +22,7 @@ class RawTable:
 
     format: str
     columns: list[str]
-    records: list[dict]
+    records: list[dict[str, Any]]
     geometry: np.ndarray | None = None
     crs: pyproj.CRS | None = None
     notes: list[str] = field(default_factory=list)

@@ -2,88 +2,61 @@
 
 ``check_upload`` reads a file (:mod:`insight.partner.safe_files`), checks every row
 (:mod:`insight.partner.record_checks`) and compares the rows that pass with the layer's
-current records: added, changed, unchanged, removed. It writes nothing.
-``stage_upload`` keeps the file and its report so the web page can show them and
-commit later; ``commit_upload`` (or ``commit_check`` for the command line) writes
-the version in one transaction, re-checking the file and refusing if the layer
-changed since the preview. Rows with errors are not loaded, and the records they
-would have updated stay as they are.
+current records: added, changed, unchanged, removed (:mod:`insight.partner.upload_preview`).
+It writes nothing. ``stage_upload`` keeps the file, its report and the checked rows
+(:mod:`insight.partner.staging`) so the web page can show them and commit later;
+``commit_upload`` (or ``commit_check`` for the command line) writes the checked rows
+as the layer's next version in one transaction, without reading the file again, and
+refuses if the layer changed since the check. Rows with errors are not loaded, and
+the records they would have updated stay as they are.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
-
 from insight.config import Settings
-from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem
-from insight.partner import audit
+from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem, VersionConflict
+from insight.partner import staging
 from insight.partner.auth import LayerRef, Principal, can, organisation_id, require
-from insight.partner.record_checks import (
-    CHARITY_COLUMNS,
-    COMPANY_COLUMNS,
-    ERROR,
-    ORGANISATION_COLUMNS,
-    CheckResult,
-    Context,
-    ExistingRecord,
-    Issue,
-    Rules,
-    check_table,
-)
-from insight.partner.safe_files import UploadLimits, read_upload, saved_upload, too_large
+from insight.partner.record_checks import ERROR, CheckResult, Context, Issue, Rules, check_table
+from insight.partner.safe_files import UploadLimits, read_upload
+from insight.partner.staging import Checked, Finish, StagedFile
 from insight.partner.tables import RawTable
+from insight.partner.upload_preview import (
+    CheckedRows,
+    Preview,
+    PreviewRow,
+    diff_records,
+    existing_records,
+    in_scope,
+)
 from insight.partner.versions import (
-    Change,
     RecordState,
-    VersionConflict,
     VersionInfo,
     apply_changes,
-    aware,
     create_asset_layer,
     current_records,
-    differences,
     ensure_versioned,
     layer_info,
     layer_state,
     lock_layer,
     record_view,
 )
-from insight.store.io import authority_geometry
-from insight.store.models import Feature, Layer, Upload
+from insight.store import Connection, Engine, authority_geometry
+from insight.store.uploads import point_locations
+
+__all__ = [
+    "PREVIEW_SHOWN", "Preview", "PreviewRow", "StagedUpload", "UploadCheck", "check_record_edit", "check_upload",
+    "commit_check", "commit_upload", "diff_records", "discard_upload", "postcode_lookup", "refusal_issues",
+    "stage_upload", "staged_upload",
+]
 
 PREVIEW_SHOWN = 500
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    """One line of the preview: what will happen to a record and why."""
-
-    status: str
-    key: str
-    name: str | None
-    category: str | None
-    row: int | None = None
-    fields: tuple[str, ...] = ()
-    lon: float | None = None
-    lat: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "key": self.key, "name": self.name, "category": self.category,
-                "row": self.row, "fields": list(self.fields), "lon": self.lon, "lat": self.lat}
-
-
-@dataclass
-class Preview:
-    """What a commit would do, compared with the current version."""
-
-    changes: list[Change]
-    rows: list[PreviewRow]
-    counts: dict[str, int]
+StagedUpload = StagedFile
 
 
 @dataclass
@@ -105,7 +78,16 @@ class UploadCheck:
 
     @property
     def committable(self) -> bool:
-        return bool(self.result.candidates) or bool(self.preview.counts.get("removed"))
+        """True if committing would change something: a row passed, or records would be removed."""
+        return self.rows().committable
+
+    def rows(self) -> CheckedRows:
+        """What a commit of this check writes, without the file."""
+        return CheckedRows(
+            self.layer, self.layer_exists, self.filename, self.sha256, self.state, self.org_id, self.whole_layer,
+            self.result.rows_read, tuple(self.result.rejected_rows), frozenset(self.result.protected_keys),
+            tuple(self.result.candidates), self.preview.counts.get("removed", 0),
+        )
 
     def report(self) -> dict[str, Any]:
         """A JSON-safe summary for the upload record, the web page and the command line."""
@@ -128,106 +110,25 @@ def _scope_org(layer: LayerRef | None, actor: Principal, on_behalf_of: int | Non
     return layer.owner_org_id if layer is not None else None
 
 
-def _in_scope(state: RecordState, *, scope: int | None, whole_layer: bool) -> bool:
-    return whole_layer or state.owner_org_id == scope
-
-
-def diff_records(
-    current: list[RecordState],
-    result: CheckResult,
-    *,
-    owner_org_id: int | None,
-    now: datetime,
-) -> Preview:
-    """Compare the rows that passed with the current records in the upload's scope (pure).
-
-    Records whose row had errors are kept unchanged; records absent from the file
-    are removed (they keep their history, marked deleted).
-    """
-    by_key: dict[str, RecordState] = {}
-    for state in current:
-        if state.key in by_key:
-            raise ConfigError(f"several current records share the id '{state.key}' (they belong to different "
-                              "organisations): upload on behalf of one organisation")
-        by_key[state.key] = state
-    changes: list[Change] = []
-    rows: list[PreviewRow] = []
-    counts = {"added": 0, "changed": 0, "unchanged": 0, "removed": 0, "kept": 0}
-    seen: set[str] = set()
-    for c in result.candidates:
-        seen.add(c.key)
-        before = by_key.get(c.key)
-        owner = before.owner_org_id if before is not None else owner_org_id
-        after = RecordState(c.key, owner, c.name, c.category, c.properties, c.lon, c.lat, c.inside_authority,
-                            now, c.last_assured or now, before.feature_id if before else None)
-        if before is None:
-            changes.append(Change("added", None, after))
-            status, fields = "added", ()
-        else:
-            fields = differences(before, after)
-            if fields:
-                changes.append(Change("changed", before, after, fields))
-                status = "changed"
-            else:
-                status = "unchanged"
-                newer = c.last_assured is not None and (before.last_assured is None or c.last_assured > before.last_assured)
-                if newer:
-                    changes.append(Change("assured", before, replace(before, last_assured=c.last_assured)))
-        counts[status] += 1
-        rows.append(PreviewRow(status, c.key, c.name, c.category, c.row, fields, c.lon, c.lat))
-    for key, state in by_key.items():
-        if key in seen:
-            continue
-        if key in result.protected_keys:
-            counts["kept"] += 1
-            rows.append(PreviewRow("kept", key, state.name, state.category, None, (), state.lon, state.lat))
-            continue
-        changes.append(Change("removed", state, None))
-        counts["removed"] += 1
-        rows.append(PreviewRow("removed", key, state.name, state.category, None, (), state.lon, state.lat))
-    order = {"added": 0, "changed": 1, "removed": 2, "kept": 3, "unchanged": 4}
-    rows.sort(key=lambda r: (order[r.status], r.row or 0, r.key))
-    return Preview(changes, rows, counts)
-
-
-def _existing(states: list[RecordState], scope: int | None, whole_layer: bool) -> tuple[ExistingRecord, ...]:
-    out = []
-    for s in states:
-        identifiers = {kind: str(s.properties[c]).replace(" ", "").upper()
-                       for kind, columns in (("charity_number", CHARITY_COLUMNS), ("company_number", COMPANY_COLUMNS))
-                       for c in columns if s.properties.get(c) not in (None, "")}
-        organisation = next((s.properties[c] for c in ORGANISATION_COLUMNS if s.properties.get(c)), None)
-        out.append(ExistingRecord(s.key, s.name, s.lon, s.lat, identifiers,
-                                  _in_scope(s, scope=scope, whole_layer=whole_layer),
-                                  str(organisation) if organisation else None))
-    return tuple(out)
-
-
 def postcode_lookup(engine: Engine, layer: str) -> dict[str, tuple[float, float]] | None:
     """Postcode centres from the point layer ``layer`` (source_id = postcode), or None if it is not loaded."""
-    with engine.connect() as conn:
-        layer_id = conn.execute(select(Layer.id).where(Layer.name == layer, Layer.kind == "points")).scalar_one_or_none()
-        if layer_id is None:
-            return None
-        rows = conn.execute(
-            select(Feature.source_id, func.ST_X(Feature.geom), func.ST_Y(Feature.geom))
-            .where(Feature.layer_id == layer_id, Feature.geom.is_not(None), Feature.source_id.is_not(None))
-        ).all()
-    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+    return point_locations(engine, layer)
 
 
-def _check_table(
-    engine: Engine,
-    table: RawTable,
-    *,
-    layer: str,
-    actor: Principal,
-    settings: Settings,
-    filename: str,
-    sha256: str,
-    size: int,
-    on_behalf_of: str | None = None,
-) -> UploadCheck:
+@dataclass(frozen=True)
+class _Target:
+    """The layer an upload goes to, as the check found it."""
+
+    exists: bool
+    rules: Rules
+    ref: LayerRef | None
+    states: list[RecordState]
+    state: str
+    scope: int | None
+    whole_layer: bool
+
+
+def _target(engine: Engine, layer: str, actor: Principal, on_behalf_of: str | None) -> _Target:
     with engine.connect() as conn:
         try:
             info = layer_info(conn, layer)
@@ -244,30 +145,41 @@ def _check_table(
             states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
             state = layer_state(conn, info.id)
         behalf = organisation_id(conn, on_behalf_of) if on_behalf_of else None
-    scope = _scope_org(ref, actor, behalf)
-    whole_layer = actor.role != "partner" and behalf is None
+    return _Target(info is not None, rules, ref, states, state, _scope_org(ref, actor, behalf),
+                   actor.role != "partner" and behalf is None)
+
+
+def _check_table(
+    engine: Engine,
+    table: RawTable,
+    *,
+    layer: str,
+    actor: Principal,
+    settings: Settings,
+    filename: str,
+    sha256: str,
+    size: int,
+    on_behalf_of: str | None = None,
+) -> UploadCheck:
+    target = _target(engine, layer, actor, on_behalf_of)
     context = Context(
         authority=authority_geometry(engine),
-        existing=_existing(states, scope, whole_layer),
+        existing=existing_records(target.states, target.scope, target.whole_layer),
         postcodes=postcode_lookup(engine, settings.postcode_layer),
     )
-    result = check_table(table, rules, context, source=filename)
-    in_scope = [s for s in states if _in_scope(s, scope=scope, whole_layer=whole_layer)]
-    preview = diff_records(in_scope, result, owner_org_id=scope, now=datetime.now(UTC))
+    result = check_table(table, target.rules, context, source=filename)
+    scoped = [s for s in target.states if in_scope(s, scope=target.scope, whole_layer=target.whole_layer)]
+    preview = diff_records(scoped, result.candidates, protected_keys=result.protected_keys,
+                           owner_org_id=target.scope, now=datetime.now(UTC))
     notes = list(table.notes)
     if context.authority is None:
         notes.append("no council boundary is loaded, so locations were not checked against the council's area")
-    if rules.categories is None:
+    if target.rules.categories is None:
         notes.append("this layer has no category list, so categories were not checked")
-    if info is None:
+    if not target.exists:
         notes.append(f"there is no layer '{layer}' yet: committing creates it")
-    return UploadCheck(layer, info is not None, filename, sha256, size, table.format, result, preview, state,
-                       scope, whole_layer, notes)
-
-
-def _clean_filename(filename: str) -> str:
-    name = PurePosixPath(filename.replace("\\", "/")).name.strip()
-    return "".join(ch for ch in name if ch.isprintable())[:255] or "upload"
+    return UploadCheck(layer, target.exists, filename, sha256, size, table.format, result, preview,
+                       target.state, target.scope, target.whole_layer, notes)
 
 
 def check_upload(
@@ -285,7 +197,7 @@ def check_upload(
     Raises PermissionDenied if ``actor`` may not upload there and LoadError if the
     file is refused as a whole.
     """
-    filename = _clean_filename(filename or path.name)
+    filename = staging.clean_filename(filename or path.name)
     if not path.is_file():
         raise LoadError(filename, [Problem(f"file not found: {path}")])
     with engine.connect() as conn:
@@ -305,6 +217,54 @@ def check_upload(
                         sha256=hashlib.sha256(data).hexdigest(), size=len(data), on_behalf_of=on_behalf_of)
 
 
+def _target_layer(conn: Connection, rows: CheckedRows, actor: Principal) -> int:
+    """The id of the layer ``rows`` go to, locked; VersionConflict if it changed since the check."""
+    try:
+        info = layer_info(conn, rows.layer)
+    except NotFoundError:
+        info = None
+    if info is None:
+        if rows.layer_exists:
+            raise VersionConflict(f"layer '{rows.layer}' was removed after the check")
+        require(actor, "manage_layers")
+        return create_asset_layer(conn, rows.layer)
+    require(actor, "upload", info.ref)
+    lock_layer(conn, info.id)
+    now_state = layer_state(conn, info.id)
+    if now_state != rows.state:
+        raise VersionConflict(
+            f"layer '{rows.layer}' changed after this file was checked (it was at {rows.state}, "
+            f"now {now_state}); check the file again to see an up-to-date preview, then commit")
+    return info.id
+
+
+def commit_rows(engine: Engine, rows: CheckedRows, *, actor: Principal, finish: Finish,
+                action: str = "upload") -> VersionInfo:
+    """Write checked rows as the layer's next version and call ``finish``, all in one transaction.
+
+    Refuses (VersionConflict) if the layer changed after the check, and
+    (ConfigError) if no row passed.
+    """
+    if not rows.committable:
+        raise ConfigError(f"{rows.filename}: no row passed the checks, so there is nothing to commit; "
+                          "fix the rows listed in the report and upload the file again")
+    with engine.begin() as conn:
+        layer_id = _target_layer(conn, rows, actor)
+        ensure_versioned(conn, layer_id, actor=actor)
+        scoped = [s for s in current_records(conn, layer_id)
+                  if in_scope(s, scope=rows.org_id, whole_layer=rows.whole_layer)]
+        preview = diff_records(scoped, list(rows.candidates), protected_keys=rows.protected_keys,
+                               owner_org_id=rows.org_id, now=datetime.now(UTC))
+        result = apply_changes(
+            conn, layer_id, preview.changes, action=action, actor=actor, org_id=rows.org_id,
+            unchanged=preview.counts["unchanged"], source_file=rows.filename, checksum=rows.sha256,
+            detail={"rows_read": rows.rows_read, "rows_rejected": len(rows.rejected_rows),
+                    "kept": preview.counts["kept"]},
+        )
+        finish(conn, result.number, {"counts": preview.counts})
+    return result
+
+
 def commit_check(
     engine: Engine,
     check: UploadCheck,
@@ -312,70 +272,28 @@ def commit_check(
     actor: Principal,
     ip: str | None = None,
     action: str = "upload",
-    upload_id: int | None = None,
 ) -> VersionInfo:
-    """Write a checked upload as the layer's next version, all or nothing.
+    """Write a checked upload (not staged: the command line) as the layer's next version, all or nothing.
 
     Refuses (VersionConflict) if the layer changed after the check, and
     (ConfigError) if no row passed.
     """
-    if not check.committable:
-        raise ConfigError(f"{check.filename}: no row passed the checks, so there is nothing to commit; "
-                          "fix the rows listed in the report and upload the file again")
-    with engine.begin() as conn:
-        try:
-            info = layer_info(conn, check.layer)
-        except NotFoundError:
-            info = None
-        if info is None:
-            if check.layer_exists:
-                raise VersionConflict(f"layer '{check.layer}' was removed after the check")
-            require(actor, "manage_layers")
-            layer_id = create_asset_layer(conn, check.layer)
-        else:
-            require(actor, "upload", info.ref)
-            layer_id = info.id
-            lock_layer(conn, layer_id)
-            now_state = layer_state(conn, layer_id)
-            if now_state != check.state:
-                raise VersionConflict(
-                    f"layer '{check.layer}' changed after this file was checked (it was at {check.state}, "
-                    f"now {now_state}); check the file again to see an up-to-date preview, then commit")
-        ensure_versioned(conn, layer_id, actor=actor)
-        records = current_records(conn, layer_id)
-        in_scope = [s for s in records if _in_scope(s, scope=check.org_id, whole_layer=check.whole_layer)]
-        preview = diff_records(in_scope, check.result, owner_org_id=check.org_id, now=datetime.now(UTC))
-        result = apply_changes(
-            conn, layer_id, preview.changes, action=action, actor=actor, org_id=check.org_id,
-            unchanged=preview.counts["unchanged"], source_file=check.filename, checksum=check.sha256,
-            detail={"rows_read": check.result.rows_read, "rows_rejected": len(check.result.rejected_rows),
-                    "kept": preview.counts["kept"]},
-        )
-        audit.record(conn, "upload_committed", actor_id=actor.id, actor_email=actor.email, ip=ip,
-                     target=f"layer:{check.layer}",
-                     detail={"file": check.filename, "sha256": check.sha256, "version": result.number,
-                             "counts": preview.counts, "upload": upload_id})
-        if upload_id is not None:
-            conn.execute(update(Upload).where(Upload.id == upload_id).values(
-                status="committed", decided_at=datetime.now(UTC), version_number=result.number))
-    return result
+    def finish(conn: Connection, number: int, detail: dict[str, Any]) -> None:
+        staging.audit_commit(conn, actor=actor, ip=ip, layer=check.layer,
+                             detail={"file": check.filename, "sha256": check.sha256, "version": number,
+                                     "upload": None} | detail)
+
+    return commit_rows(engine, check.rows(), actor=actor, finish=finish, action=action)
 
 
 # --- staged uploads (the web flow) ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StagedUpload:
-    """An upload kept for review: its id, owner, status and report."""
+def _sender_or_officer(actor: Principal, staged: StagedFile) -> bool:
+    return staged.user_id == actor.id or can(actor, "manage_layers")
 
-    id: int
-    layer: str
-    user_id: int | None
-    filename: str
-    status: str
-    created_at: datetime
-    report: dict
-    version_number: int | None
+
+ASSET = staging.Kind("asset", "upload", may_see=_sender_or_officer)
 
 
 def stage_upload(
@@ -389,82 +307,56 @@ def stage_upload(
     ip: str | None = None,
     on_behalf_of: str | None = None,
 ) -> tuple[int, UploadCheck]:
-    """Check ``content`` and keep it with its report for review; nothing is written if it is refused."""
-    filename = _clean_filename(filename)
-    if len(content) > settings.upload_max_bytes:
-        raise LoadError(filename, [Problem(too_large(len(content), settings.upload_max_bytes))])
-    with saved_upload(content, filename) as path:
-        check = check_upload(engine, path, layer=layer, actor=actor, settings=settings, filename=filename,
+    """Check ``content`` and keep it with its report and checked rows for review; nothing is written if refused."""
+    def check(path: Path, name: str) -> tuple[UploadCheck, Checked]:
+        found = check_upload(engine, path, layer=layer, actor=actor, settings=settings, filename=name,
                              on_behalf_of=on_behalf_of)
-    with engine.begin() as conn:
-        upload_id = conn.execute(insert(Upload).values(
-            layer_name=layer, user_id=actor.id, org_id=check.org_id, filename=filename, content=content,
-            sha256=check.sha256, size_bytes=len(content), status="pending", created_at=datetime.now(UTC),
-            base_version=None, report=check.report() | {"on_behalf_of": on_behalf_of},
-        ).returning(Upload.id)).scalar_one()
-        audit.record(conn, "upload_staged", actor_id=actor.id, actor_email=actor.email, ip=ip,
-                     target=f"layer:{layer}", detail={"file": filename, "sha256": check.sha256, "upload": upload_id,
-                                                      "counts": check.preview.counts,
-                                                      "rejected": len(check.result.rejected_rows)})
-    return upload_id, check
+        kept = Checked(layer, found.sha256, found.report() | {"on_behalf_of": on_behalf_of}, found.rows().as_json(),
+                       audit={"counts": found.preview.counts, "rejected": len(found.result.rejected_rows)},
+                       org_id=found.org_id)
+        return found, kept
 
-
-def _upload_row(conn: Connection, upload_id: int) -> Any:
-    row = conn.execute(select(Upload.__table__).where(Upload.id == upload_id)).one_or_none()
-    if row is None:
-        raise NotFoundError(f"no upload {upload_id}")
-    return row
-
-
-def _may_see(actor: Principal, row: Any) -> bool:
-    return row.user_id == actor.id or can(actor, "manage_layers")
+    return staging.stage(engine, ASSET, content, filename=filename, check=check, actor=actor, settings=settings,
+                         ip=ip)
 
 
 def staged_upload(engine: Engine, upload_id: int, *, actor: Principal) -> StagedUpload:
     """An upload its sender (or an officer) may review; NotFoundError for anyone else."""
-    with engine.connect() as conn:
-        row = _upload_row(conn, upload_id)
-    if not _may_see(actor, row):
-        raise NotFoundError(f"no upload {upload_id}")
-    return StagedUpload(row.id, row.layer_name, row.user_id, row.filename, row.status, aware(row.created_at),
-                        row.report, row.version_number)
+    return staging.lookup(engine, ASSET, upload_id, actor=actor)
 
 
 def commit_upload(
     engine: Engine, upload_id: int, *, actor: Principal, settings: Settings, ip: str | None = None
 ) -> VersionInfo:
-    """Commit a staged upload: re-check its file, then write it as one version."""
-    with engine.connect() as conn:
-        row = _upload_row(conn, upload_id)
-    if not _may_see(actor, row):
-        raise NotFoundError(f"no upload {upload_id}")
-    if row.status != "pending":
-        raise ConfigError(f"upload {upload_id} ({row.filename}) was already {row.status}")
-    with saved_upload(bytes(row.content), row.filename) as path:
-        check = check_upload(engine, path, layer=row.layer_name, actor=actor, settings=settings,
-                             filename=row.filename, on_behalf_of=row.report.get("on_behalf_of"))
-    if check.state != row.report.get("state"):
-        raise VersionConflict(
-            f"layer '{row.layer_name}' changed after you checked {row.filename}; upload the file again to see an "
-            "up-to-date preview before committing")
-    return commit_check(engine, check, actor=actor, ip=ip, upload_id=upload_id)
+    """Commit a staged upload: write the rows checked when it was staged as one version.
+
+    ``settings`` is kept for callers; the file is not read again. Refuses
+    (VersionConflict) if the layer changed since the check.
+    """
+    def write(staged: StagedFile, result: Any, finish: Finish) -> VersionInfo:
+        return commit_rows(engine, CheckedRows.from_json(result), actor=actor, finish=finish)
+
+    return staging.commit(engine, ASSET, upload_id, write=write, actor=actor, ip=ip)
 
 
 def discard_upload(engine: Engine, upload_id: int, *, actor: Principal, ip: str | None = None) -> None:
     """Mark a pending upload discarded (its file is kept, as everything a partner submits)."""
-    with engine.begin() as conn:
-        row = _upload_row(conn, upload_id)
-        if not _may_see(actor, row):
-            raise NotFoundError(f"no upload {upload_id}")
-        if row.status != "pending":
-            raise ConfigError(f"upload {upload_id} ({row.filename}) was already {row.status}")
-        conn.execute(update(Upload).where(Upload.id == upload_id).values(status="discarded",
-                                                                         decided_at=datetime.now(UTC)))
-        audit.record(conn, "upload_discarded", actor_id=actor.id, actor_email=actor.email, ip=ip,
-                     target=f"layer:{row.layer_name}", detail={"upload": upload_id, "file": row.filename})
+    staging.discard(engine, ASSET, upload_id, actor=actor, ip=ip)
 
 
 # --- editing one record ------------------------------------------------------------------------
+
+
+def _edited(before: RecordState, values: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = dict(before.properties)
+    for key, value in values.items():
+        if key not in ("name", "category", "longitude", "latitude", "id"):
+            record[key] = value
+    record.update(name=values.get("name", before.name or ""), category=values.get("category", before.category or ""),
+                  longitude=values.get("longitude", "" if before.lon is None else repr(before.lon)),
+                  latitude=values.get("latitude", "" if before.lat is None else repr(before.lat)),
+                  id=before.key)
+    return record
 
 
 def check_record_edit(
@@ -484,19 +376,11 @@ def check_record_edit(
     with engine.connect() as conn:
         info = layer_info(conn, view.layer)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
-    record = {k: v for k, v in before.properties.items()}
-    for key, value in values.items():
-        if key not in ("name", "category", "longitude", "latitude", "id"):
-            record[key] = value
-    record.update(name=values.get("name", before.name or ""), category=values.get("category", before.category or ""),
-                  longitude=values.get("longitude", "" if before.lon is None else repr(before.lon)),
-                  latitude=values.get("latitude", "" if before.lat is None else repr(before.lat)),
-                  id=before.key)
-    columns = list(record)
-    table = RawTable("form", columns, [record])
+    record = _edited(before, values)
+    table = RawTable("form", list(record), [record])
     rules = replace(info.rules, key_field="id")
-    existing = _existing(states, before.owner_org_id, False)
-    context = Context(authority=authority_geometry(engine), existing=existing)
+    context = Context(authority=authority_geometry(engine),
+                      existing=existing_records(states, before.owner_org_id, False))
     try:
         result = check_table(table, rules, context, source="the form")
     except LoadError as err:

@@ -20,10 +20,11 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from insight.errors import ConfigError, LoadError, Problem
 
@@ -52,7 +53,7 @@ class Loaded:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+            raise ConfigError(f"unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
 
 
 Loader = Callable[..., Loaded]
@@ -85,8 +86,6 @@ def register(name: str) -> Callable[[Callable[..., Loaded]], Loader]:
         def loader(path: Path | str, **options: object) -> Loaded:
             return func(Path(path), **_check_options(name, specs, options))
 
-        loader.options = specs  # type: ignore[attr-defined]
-        loader.loader_name = name  # type: ignore[attr-defined]
         LOADERS[name] = loader
         return loader
 
@@ -130,7 +129,7 @@ def _option_kind(hint: object) -> str:
         return "bool"
     if args == (str,):
         return "str"
-    raise TypeError(f"unsupported option annotation {hint!r}")
+    raise ConfigError(f"unsupported option annotation {hint!r}: loader options are text, true/false or lists")
 
 
 _TRUE = {"true", "yes", "1", "on"}
@@ -147,7 +146,7 @@ def _check_options(loader: str, specs: dict[str, OptionSpec], options: dict[str,
     missing = sorted(n for n, s in specs.items() if s.required and options.get(n) is None)
     if missing:
         raise ConfigError(f"loader '{loader}': missing required option(s) {', '.join(missing)}")
-    checked = {}
+    checked: dict[str, object] = {}
     for key, value in options.items():
         spec = specs[key]
         if value is None:
@@ -219,7 +218,7 @@ def row_problems(mask: np.ndarray, reasons: Sequence[str] | str, column: str | N
     rows = np.flatnonzero(mask)
     if isinstance(reasons, str):
         return [Problem(reasons, int(r) + 1, column) for r in rows]
-    return [Problem(reasons[r], int(r) + 1, column) for r in rows]
+    return [Problem(reasons[int(r)], int(r) + 1, column) for r in rows]
 
 
 # --- reading bytes and text ----------------------------------------------------------------
@@ -348,10 +347,17 @@ def read_csv_text(
 # --- values -------------------------------------------------------------------------------
 
 
+def none_where(mask: ArrayLike, values: ArrayLike) -> np.ndarray:
+    """``values`` as an object array, with None where ``mask`` is true."""
+    out = np.array(values, dtype=object)
+    out[np.asarray(mask, dtype=bool)] = None
+    return out
+
+
 def blank_to_none(values: pd.Series) -> np.ndarray:
     """Stripped strings as an object array, with blanks as None."""
     stripped = values.astype(str).str.strip()
-    return np.where(stripped == "", None, stripped.to_numpy(dtype=object)).astype(object)
+    return none_where((stripped == "").to_numpy(), stripped.to_numpy(dtype=object))
 
 
 def text_values(values: Sequence[object]) -> np.ndarray:
@@ -397,7 +403,7 @@ def check_months(values: pd.Series, column: str, *, required: bool) -> tuple[np.
         "month is blank" if b else f"month {s!r} is not YYYY-MM with a month from 01 to 12"
         for s, b in zip(stripped, blank)
     ] if bad.any() else []
-    months = np.where(good, stripped.to_numpy(dtype=object), None).astype(object)
+    months = none_where(~good, stripped.to_numpy(dtype=object))
     return months, row_problems(bad, reasons, column) if bad.any() else []
 
 
@@ -437,7 +443,7 @@ def json_value(value: object) -> object:
     return str(value)
 
 
-def json_column(values: pd.Series, *, blank_is_none: bool) -> list[object]:
+def json_column(values: pd.Series, *, blank_is_none: bool) -> list[Any]:
     """One column as a list of JSON-safe values."""
     if pd.api.types.is_bool_dtype(values.dtype) and not values.isna().any():
         return values.astype(bool).tolist()
@@ -445,19 +451,23 @@ def json_column(values: pd.Series, *, blank_is_none: bool) -> list[object]:
         return values.astype("int64").tolist()
     if pd.api.types.is_float_dtype(values.dtype):
         numbers = values.to_numpy(dtype=float)
-        return np.where(np.isfinite(numbers), numbers.astype(object), None).tolist()
+        finite: list[Any] = none_where(~np.isfinite(numbers), numbers).tolist()
+        return finite
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
-        out = values.to_numpy(dtype=object, na_value=None)
+        missing = values.isna().to_numpy()
         if blank_is_none:
-            out = np.where(values.str.strip().to_numpy(dtype=object, na_value="") == "", None, out)
-        return out.tolist()
+            missing = missing | (values.str.strip().fillna("").to_numpy() == "")
+        text: list[Any] = none_where(missing, values.to_numpy(dtype=object)).tolist()
+        return text
     out = [json_value(v) for v in values.tolist()]
     if blank_is_none:
         out = [None if isinstance(v, str) and not v.strip() else v for v in out]
     return out
 
 
-def json_records(frame: pd.DataFrame, *, keys: Sequence[str] | None = None, blank_is_none: bool = True) -> list[dict]:
+def json_records(
+    frame: pd.DataFrame, *, keys: Sequence[str] | None = None, blank_is_none: bool = True
+) -> list[dict[str, Any]]:
     """Each row of ``frame`` as a JSON-safe dict keyed by ``keys`` (default: the column names)."""
     keys = [str(c) for c in frame.columns] if keys is None else list(keys)
     if not keys:

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from insight.errors import Problem
-from insight.sources.base import Loaded, columns_found, raise_if, register, text_values
+from insight.sources.base import Loaded, columns_found, fail, none_where, raise_if, register, text_values
 from insight.sources.geo import (
     WGS84,
     coordinate_bounds,
@@ -88,8 +88,8 @@ def load_boundary(
 
     usable = ~missing & polygonal
     target = resolve_crs(path, declared=data.crs, declared_text=data.crs_text, option=crs,
-                         bounds=coordinate_bounds(np.where(usable, geometry, None)), notes=notes)
-    geometry = np.where(usable, geometry, None)
+                         bounds=coordinate_bounds(none_where(~usable, geometry)), notes=notes)
+    geometry = none_where(~usable, geometry)
     geometry = to_wgs84(geometry, target)
     outside = outside_lonlat(geometry)
     problems += [Problem("coordinates fall outside longitude/latitude ranges after reading them as "
@@ -135,11 +135,12 @@ def _pick_fields(path: Path, columns: list[str], code_field: str | None, name_fi
             name = paired[0]
         else:
             name = _detect(path, columns, _NAME, "name", "name_field", "NM, _name or Name", problems, unique)
-    raise_if(path, problems)
-    return code, name  # type: ignore[return-value]
+    if problems or code is None or name is None:
+        fail(path, problems)
+    return code, name
 
 
-def _detect(path: Path, columns: list[str], pattern: re.Pattern, what: str, option: str, endings: str,
+def _detect(path: Path, columns: list[str], pattern: re.Pattern[str], what: str, option: str, endings: str,
             problems: list[Problem], unique: set[str] | None = None) -> str | None:
     candidates = [c for c in columns if pattern.search(c) or c.lower() == what]
     if len(candidates) > 1 and unique is not None:
@@ -156,7 +157,7 @@ def _detect(path: Path, columns: list[str], pattern: re.Pattern, what: str, opti
     return None
 
 
-def _prefix(column: str, pattern: re.Pattern) -> str:
+def _prefix(column: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub("", column).rstrip("_").lower()
 
 
@@ -197,4 +198,4 @@ def _repair(geometry: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
 def _multi(geometry: np.ndarray) -> np.ndarray:
     """Promote Polygons to single-part MultiPolygons; MultiPolygons pass through."""
     parts, index = shapely.get_parts(geometry, return_index=True)
-    return shapely.multipolygons(parts, indices=index)
+    return np.asarray(shapely.multipolygons(parts, indices=index), dtype=object)

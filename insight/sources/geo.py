@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyogrio
@@ -47,7 +48,7 @@ class VectorData:
     """
 
     columns: list[str]
-    records: list[dict]
+    records: list[dict[str, Any]]
     geometry: np.ndarray
     crs: pyproj.CRS | None
     crs_text: str | None
@@ -98,7 +99,7 @@ def _read_geojson(path: Path, data: bytes) -> VectorData:
     if not features:
         fail(path, [Problem("the FeatureCollection has no features: no data rows")])
     problems: list[Problem] = []
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     texts: list[str | None] = []
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -124,7 +125,7 @@ def _read_geojson(path: Path, data: bytes) -> VectorData:
     return VectorData(columns, _json_safe(records), geometry, crs, crs_text, problems)
 
 
-def _declared_geojson_crs(path: Path, doc: dict) -> tuple[pyproj.CRS | None, str | None]:
+def _declared_geojson_crs(path: Path, doc: dict[str, Any]) -> tuple[pyproj.CRS | None, str | None]:
     member = doc.get("crs")
     if member is None:
         return None, None
@@ -134,7 +135,7 @@ def _declared_geojson_crs(path: Path, doc: dict) -> tuple[pyproj.CRS | None, str
     return parse_crs(path, name, declared=True), name
 
 
-def _json_safe(records: list[dict]) -> list[dict]:
+def _json_safe(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{str(k): json_value(v) for k, v in r.items()} for r in records]
 
 
@@ -245,7 +246,9 @@ def to_wgs84(geometry: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     if crs.equals(WGS84, ignore_axis_order=True):
         return geometry
     transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
-    return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    moved: np.ndarray = shapely.transform(
+        geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return moved
 
 
 def outside_lonlat(geometry: np.ndarray) -> np.ndarray:
@@ -258,4 +261,5 @@ def outside_lonlat(geometry: np.ndarray) -> np.ndarray:
             & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
             & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
         )
-    return present & ~inside
+    outside: np.ndarray = present & ~inside
+    return outside

@@ -7,6 +7,7 @@ identifiers made from column names (``"% BAME - 2011"`` -> ``"pct_bame"``).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -264,65 +265,105 @@ def load_indicator_csv(
     notes: list[str] = []
     rows_read = len(frame)
     if code_prefix:
-        keep = frame[code_field].str.strip().str.startswith(tuple(code_prefix)).to_numpy()
-        if not keep.any():
-            fail(path, [Problem(f"no code in '{code_field}' starts with {' or '.join(code_prefix)}",
-                                column=code_field)])
-        if not keep.all():
-            notes.append(f"{int((~keep).sum())} row(s) whose code does not start with "
-                         f"{' or '.join(code_prefix)} were left out")
-        frame = frame.loc[keep]
+        frame = _with_prefix(path, frame, code_field, code_prefix, notes)
     value_columns = columns if columns is not None else [c for c in frame.columns if c not in (code_field, name_field)]
-    repeated_rows = frame.duplicated(subset=[code_field, *( [name_field] if name_field else []), *value_columns])
-    if repeated_rows.any():
-        notes.append(f"{int(repeated_rows.sum())} row(s) repeating an earlier row exactly were collapsed: "
-                     + ", ".join(frame.loc[repeated_rows, code_field].str.strip().unique()[:10]))
-    positions = frame.index.to_numpy()[~repeated_rows.to_numpy()]
-    frame = frame.loc[~repeated_rows]
+    frame, positions = _without_repeats(frame, code_field, [*([name_field] if name_field else []), *value_columns],
+                                        notes)
     codes, names, problems = _areas(frame, code_field, name_field)
     problems = [_renumber(p, positions) for p in problems] + _duplicate_areas(codes, code_field, positions)
-
     long = _Long(codes, names, geography)
-    skipped_text: list[str] = []
-    skipped_cells = 0
-    seen: dict[tuple[str, str], str] = {}
+    scan = _ColumnScan(positions=positions, strict=columns is not None,
+                       naming=(period, period_from_name, indicator))
     for column in value_columns:
-        name, column_period = _indicator_name(column, period, period_from_name, indicator)
-        if not name:
-            reason = ("the column is named only by a period; name its indicator with the indicator option"
-                      if indicator is None and _PERIOD_ONLY.fullmatch(column) else
-                      "column name gives an empty indicator name")
-            problems.append(Problem(reason, column=column))
-            continue
-        if (name, column_period) in seen:
-            problems.append(Problem(f"gives indicator '{name}' for period {column_period}, as column "
-                                    f"'{seen[name, column_period]}' does", column=column))
-            continue
-        seen[name, column_period] = column
-        values, _, bad = parse_numbers(frame[column])
-        marker = is_missing_marker(frame[column])
-        garbage = bad & ~marker
-        if garbage.any():
-            if columns is None:
-                first = int(np.flatnonzero(garbage)[0])
-                skipped_text.append(f"'{column}' (e.g. {frame[column].iloc[first]!r} in row {positions[first] + 1})")
-                continue
-            text = frame[column].tolist()
-            problems += [_renumber(p, positions) for p in
-                         row_problems(garbage, [f"not a number: {v!r}" for v in text], column)]
-            continue
-        skipped_cells += int(marker.sum())
-        long.add(name, column_period, values, ~marker & ~pd.isna(codes))
-    raise_if(path, sorted(problems, key=lambda p: p.row or 0))
-    if skipped_text:
-        notes.append(f"{len(skipped_text)} non-numeric column(s) not loaded: {'; '.join(skipped_text)}")
-    if skipped_cells:
-        notes.append(f"{skipped_cells} cell(s) marked missing (blank, n/a, ., -) were skipped")
+        scan.read(frame, column, long, codes)
+    raise_if(path, sorted(problems + scan.problems, key=lambda p: p.row or 0))
+    notes += scan.notes()
     prefixes = pd.Series(codes, dtype=object).dropna().str[:3].value_counts()
     if len(prefixes) > 1:
         notes.append(f"geography '{geography}' was applied to codes of several kinds: "
                      + ", ".join(f"{p}… ({n})" for p, n in prefixes.items()) + "; consider code_prefix")
     return Loaded(frame=long.frame(), kind="indicator", rows_read=rows_read, notes=notes)
+
+
+def _with_prefix(path: Path, frame: pd.DataFrame, code_field: str, code_prefix: list[str],
+                 notes: list[str]) -> pd.DataFrame:
+    """The rows whose code starts with one of ``code_prefix``; LoadError when there are none."""
+    keep = frame[code_field].str.strip().str.startswith(tuple(code_prefix)).to_numpy()
+    if not keep.any():
+        fail(path, [Problem(f"no code in '{code_field}' starts with {' or '.join(code_prefix)}", column=code_field)])
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} row(s) whose code does not start with "
+                     f"{' or '.join(code_prefix)} were left out")
+    return frame.loc[keep]
+
+
+def _without_repeats(frame: pd.DataFrame, code_field: str, other_fields: list[str],
+                     notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The frame without rows repeating an earlier row exactly, and each kept row's position in the file."""
+    repeated_rows = frame.duplicated(subset=[code_field, *other_fields])
+    if repeated_rows.any():
+        notes.append(f"{int(repeated_rows.sum())} row(s) repeating an earlier row exactly were collapsed: "
+                     + ", ".join(frame.loc[repeated_rows, code_field].str.strip().unique()[:10]))
+    positions = frame.index.to_numpy()[~repeated_rows.to_numpy()]
+    return frame.loc[~repeated_rows], positions
+
+
+@dataclass
+class _ColumnScan:
+    """Reads a wide file's indicator columns one by one, collecting problems and what was skipped.
+
+    ``naming`` is the default period, whether names give periods, and the indicator for
+    columns named only by a period; ``strict`` makes non-numeric cells problems rather than
+    a reason to skip the column.
+    """
+
+    positions: np.ndarray
+    strict: bool
+    naming: tuple[str, bool, str | None]
+    problems: list[Problem] = field(default_factory=list)
+    skipped_text: list[str] = field(default_factory=list)
+    skipped_cells: int = 0
+    seen: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def read(self, frame: pd.DataFrame, column: str, long: _Long, codes: np.ndarray) -> None:
+        """Add ``column`` to ``long`` when its name and values can be used."""
+        period, from_name, bare = self.naming
+        name, column_period = _indicator_name(column, period, from_name, bare)
+        if not name:
+            reason = ("the column is named only by a period; name its indicator with the indicator option"
+                      if bare is None and _PERIOD_ONLY.fullmatch(column) else
+                      "column name gives an empty indicator name")
+            self.problems.append(Problem(reason, column=column))
+            return
+        if (name, column_period) in self.seen:
+            self.problems.append(Problem(f"gives indicator '{name}' for period {column_period}, as column "
+                                         f"'{self.seen[name, column_period]}' does", column=column))
+            return
+        self.seen[name, column_period] = column
+        values, _, bad = parse_numbers(frame[column])
+        marker = is_missing_marker(frame[column])
+        garbage = bad & ~marker
+        if garbage.any():
+            if not self.strict:
+                first = int(np.flatnonzero(garbage)[0])
+                self.skipped_text.append(
+                    f"'{column}' (e.g. {frame[column].iloc[first]!r} in row {self.positions[first] + 1})")
+                return
+            text = frame[column].tolist()
+            self.problems += [_renumber(p, self.positions) for p in
+                              row_problems(garbage, [f"not a number: {v!r}" for v in text], column)]
+            return
+        self.skipped_cells += int(marker.sum())
+        long.add(name, column_period, values, ~marker & ~pd.isna(codes))
+
+    def notes(self) -> list[str]:
+        """Notes on the columns and cells that were skipped."""
+        notes = []
+        if self.skipped_text:
+            notes.append(f"{len(self.skipped_text)} non-numeric column(s) not loaded: {'; '.join(self.skipped_text)}")
+        if self.skipped_cells:
+            notes.append(f"{self.skipped_cells} cell(s) marked missing (blank, n/a, ., -) were skipped")
+        return notes
 
 
 def _renumber(problem: Problem, positions: np.ndarray) -> Problem:

@@ -10,15 +10,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine
 
 from insight.errors import ConfigError, LoadError, Problem
 from insight.geo.crs import inside_mask
 from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
-from insight.store import authority_geometry, write_layer
-from insight.store.io import Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
+from insight.store import Connection, Engine, authority_geometry, write_layer
+from insight.store.io import AfterWrite, Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
 
 Echo = Callable[[str], None]
 
@@ -45,9 +44,11 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain data, stored with the layer."""
         return dict(self.__dict__)
 
     def summary(self) -> str:
+        """One line for the user: what was stored, repaired and flagged, and how long it took."""
         parts = [f"{self.stored:,} {'areas' if self.kind == 'boundary' else 'rows'} stored"]
         if self.repaired:
             parts.append(f"{self.repaired} invalid geometries repaired")
@@ -68,19 +69,20 @@ def file_checksum(path: Path) -> str:
 
 
 def _check_lengths(frame: pd.DataFrame, kind: str, source: str) -> None:
+    """LoadError listing text longer than its column in the store allows."""
     problems = []
     for column, limit in _MAX_LENGTHS[kind].items():
         if column not in frame:
             continue
         lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
-        for pos in lengths.index[lengths > limit][:50]:
-            row = int(frame.index.get_loc(pos)) + 1
-            problems.append(Problem(f"text is longer than {limit} characters", row=row, column=column))
+        for position in np.flatnonzero((lengths > limit).to_numpy())[:50]:
+            problems.append(Problem(f"text is longer than {limit} characters", row=int(position) + 1, column=column))
     if problems:
         raise LoadError(source, problems)
 
 
 def _period(frame: pd.DataFrame, kind: str) -> tuple[str | None, str | None]:
+    """First and last month (points) or period (indicators) in the frame, for the layer's record."""
     column = {"points": "month", "indicator": "period"}.get(kind)
     if column is None or column not in frame:
         return (None, None)
@@ -106,7 +108,8 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
     return written
 
 
-def _chain(*hooks: Callable[[Connection, int], None] | None) -> Callable[[Connection, int], None] | None:
+def _chain(*hooks: AfterWrite | None) -> AfterWrite | None:
+    """One hook that runs each of ``hooks`` in turn (None when there are none)."""
     present = [h for h in hooks if h is not None]
     if not present:
         return None
@@ -118,12 +121,16 @@ def _chain(*hooks: Callable[[Connection, int], None] | None) -> Callable[[Connec
     return run
 
 
-def _tagger(kind: str) -> Callable[[Connection, int], None] | None:
-    if kind == "points":
-        return lambda conn, lid: retag(conn, point_layers=[lid], boundary_layers=layer_ids(conn, "boundary"))
-    if kind == "boundary":
-        return lambda conn, lid: retag(conn, point_layers=layer_ids(conn, "points"), boundary_layers=[lid])
-    return None
+def _tagger(kind: str) -> AfterWrite | None:
+    """The hook that tags a new layer's points with their areas (or every point with a new layer's areas)."""
+
+    def tag_points(conn: Connection, layer_id: int) -> None:
+        retag(conn, point_layers=[layer_id], boundary_layers=layer_ids(conn, "boundary"))
+
+    def tag_areas(conn: Connection, layer_id: int) -> None:
+        retag(conn, point_layers=layer_ids(conn, "points"), boundary_layers=[layer_id])
+
+    return {"points": tag_points, "boundary": tag_areas}.get(kind)
 
 
 def load_layer(
@@ -133,7 +140,7 @@ def load_layer(
     *,
     loader: str | None = None,
     progress: Progress | None = None,
-    after_write: Callable[[Connection, int], None] | None = None,
+    after_write: AfterWrite | None = None,
 ) -> LoadReport:
     """Load ``path`` as layer ``spec`` and replace that layer in the store in one transaction.
 

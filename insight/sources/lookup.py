@@ -65,30 +65,13 @@ def load_lookup(
     frame = read_csv_text(path, encoding=encoding, required=fields)
     rows_read = len(frame)
     notes: list[str] = []
-    positions = np.arange(len(frame))
-    if filter_field is not None:
-        wanted = [v.strip() for v in filter_value or []]
-        keep = frame[filter_field].str.strip().isin(wanted).to_numpy()
-        if not keep.any():
-            sample = ", ".join(frame[filter_field].str.strip().drop_duplicates().head(10))
-            fail(path, [Problem(f"no row has {filter_field} in {wanted}; values found include: {sample}",
-                                column=filter_field)])
-        notes.append(f"kept {int(keep.sum())} of {len(frame)} rows where {filter_field} is {', '.join(wanted)}")
-        positions = positions[keep]
-        frame = frame.loc[keep].reset_index(drop=True)
-
+    frame, positions = _filtered(path, frame, filter_field, filter_value, notes)
     problems: list[Problem] = []
     from_codes = blank_to_none(frame[from_field])
     to_codes = blank_to_none(frame[to_field])
     problems += row_problems(pd.isna(from_codes), "blank code", from_field)
     problems += row_problems(pd.isna(to_codes), "blank code", to_field)
-    weights = np.ones(len(frame))
-    if weight_field is not None:
-        weights, blank, bad = parse_numbers(frame[weight_field])
-        wrong = bad | blank | (~bad & ~blank & (weights < 0))
-        text = frame[weight_field].tolist()
-        problems += row_problems(wrong, [f"weight {v!r} is not a number from 0" for v in text], weight_field) \
-            if wrong.any() else []
+    weights = _weights(frame, weight_field, problems)
     result = pd.DataFrame({
         "from_code": from_codes,
         "from_geography": from_geography,
@@ -112,3 +95,29 @@ def load_lookup(
         notes.append(f"{int(repeated.sum())} row(s) repeating an earlier (from, to) pair were collapsed")
     result = result.loc[~repeated].reset_index(drop=True)
     return Loaded(frame=result, kind="lookup", rows_read=rows_read, notes=notes)
+
+
+def _filtered(path: Path, frame: pd.DataFrame, field: str | None, values: list[str] | None,
+              notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows whose ``field`` is one of ``values`` (all rows without a filter), and their positions in the file."""
+    positions = np.arange(len(frame))
+    if field is None:
+        return frame, positions
+    wanted = [v.strip() for v in values or []]
+    keep = frame[field].str.strip().isin(wanted).to_numpy()
+    if not keep.any():
+        sample = ", ".join(frame[field].str.strip().drop_duplicates().head(10))
+        fail(path, [Problem(f"no row has {field} in {wanted}; values found include: {sample}", column=field)])
+    notes.append(f"kept {int(keep.sum())} of {len(frame)} rows where {field} is {', '.join(wanted)}")
+    return frame.loc[keep].reset_index(drop=True), positions[keep]
+
+
+def _weights(frame: pd.DataFrame, field: str | None, problems: list[Problem]) -> np.ndarray:
+    """Weights from ``field`` (1.0 without one); blank, non-numeric or negative weights are problems."""
+    if field is None:
+        return np.ones(len(frame))
+    weights, blank, bad = parse_numbers(frame[field])
+    wrong = bad | blank | (~bad & ~blank & (weights < 0))
+    if wrong.any():
+        problems += row_problems(wrong, [f"weight {v!r} is not a number from 0" for v in frame[field].tolist()], field)
+    return weights

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +27,7 @@ from insight.sources.base import (
     fail,
     json_records,
     missing_columns,
+    none_where,
     parse_numbers,
     raise_if,
     read_csv_text,
@@ -64,7 +66,7 @@ def points_frame(
     name: np.ndarray,
     category: np.ndarray,
     month: np.ndarray,
-    properties: list[dict],
+    properties: list[dict[str, Any]],
     geometry: np.ndarray,
 ) -> gpd.GeoDataFrame:
     """Assemble the standard points GeoDataFrame (object columns keep None as None)."""
@@ -143,7 +145,7 @@ def month_values(values: pd.Series, column: str) -> tuple[np.ndarray, list[Probl
     problems = row_problems(
         bad, [f"{v!r} is not a month (YYYY-MM) or an ISO date" for v in stripped], column
     ) if bad.any() else []
-    return np.where(found.isna(), None, found.to_numpy(dtype=object, na_value=None)).astype(object), problems
+    return none_where(found.isna().to_numpy(), found.to_numpy(dtype=object)), problems
 
 
 def missing_note(missing: np.ndarray) -> list[str]:
@@ -190,7 +192,7 @@ def load_points_csv(
               "month_field": month_field}
     frame = read_csv_text(path, encoding=encoding, required=[x, y, *fields.values()])
     notes: list[str] = []
-    if x is None:
+    if x is None or y is None:
         x, y = _detect_pair(path, list(frame.columns))
     target = _points_crs(path, frame, x, y, crs, notes)
     geometry, missing, problems = coordinate_points(frame[x], frame[y], x_name=x, y_name=y, crs=target)
@@ -290,7 +292,7 @@ def load_points_geojson(
     wrong = ~missing & (shapely.get_type_id(geometry) != shapely.GeometryType.POINT)
     problems += [Problem(f"expected a point, found a {geometry[i].geom_type}", int(i) + 1, "geometry")
                  for i in np.flatnonzero(wrong)]
-    geometry = np.where(missing | wrong, None, geometry)
+    geometry = none_where(missing | wrong, geometry)
     target = resolve_crs(path, declared=data.crs, declared_text=data.crs_text, option=crs,
                          bounds=coordinate_bounds(geometry), notes=notes)
     geometry = to_wgs84(geometry, target)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from insight.errors import Problem
+from insight.errors import ConfigError, Problem
 from insight.sources.base import (
     Loaded,
     blank_to_none,
@@ -27,6 +28,7 @@ from insight.sources.base import (
     json_records,
     json_value,
     missing_columns,
+    none_where,
     raise_if,
     read_bytes,
     read_csv_text,
@@ -93,11 +95,11 @@ _LEGACY_KEYS = frozenset(_key(v) for v in LEGACY_CATEGORIES)
 def canonical_category(value: str) -> str:
     """The API slug for a police.uk category given as a slug, a bulk label or a legacy value.
 
-    Matching ignores case and repeated spaces. Raises ValueError for anything else.
+    Matching ignores case and repeated spaces. Raises ConfigError (a ValueError) for anything else.
     """
     slug = _CATEGORY_KEYS.get(_key(value)) if isinstance(value, str) else None
     if slug is None:
-        raise ValueError(f"unknown crime category {value!r}; {_CATEGORY_HINT}")
+        raise ConfigError(f"unknown crime category {value!r}; {_CATEGORY_HINT}")
     return slug
 
 
@@ -107,7 +109,8 @@ _CATEGORY_HINT = "expected a data.police.uk category such as 'burglary' or 'Viol
 def _categories(values: pd.Series, column: str) -> tuple[np.ndarray, list[Problem], dict[str, int]]:
     """Map a category column; returns slugs, problems and counts of legacy values seen."""
     lookup = {v: _CATEGORY_KEYS.get(_key(v)) for v in pd.unique(values)}
-    slugs = values.map(lookup).to_numpy(dtype=object, na_value=None)
+    mapped = values.map(lookup)
+    slugs = none_where(mapped.isna().to_numpy(), mapped.to_numpy(dtype=object))
     problems = [
         Problem("category is blank" if not str(v).strip() else f"unknown crime category {v!r}; {_CATEGORY_HINT}",
                 int(i) + 1, column)
@@ -123,7 +126,7 @@ def _legacy_notes(legacy: dict[str, int]) -> list[str]:
             for value, n in legacy.items()]
 
 
-def _mark_legacy(properties: list[dict], raw: pd.Series, legacy: dict[str, int]) -> None:
+def _mark_legacy(properties: list[dict[str, Any]], raw: pd.Series, legacy: dict[str, int]) -> None:
     if legacy:
         for i in np.flatnonzero(raw.isin(list(legacy)).to_numpy()):
             properties[i]["source_category"] = raw.iloc[i]
@@ -198,7 +201,7 @@ def _api_raw_csv(path: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     raise_if(path, missing_columns(list(frame.columns), ["id", "month", "category", "location"]))
     problems: list[Problem] = []
     locations = _literal_dicts(frame["location"], "location", problems)
-    outcomes = (_literal_dicts(frame["outcome_status"], "outcome_status", problems)
+    outcomes: list[dict[str, Any] | None] = (_literal_dicts(frame["outcome_status"], "outcome_status", problems)
                 if "outcome_status" in frame.columns else [None] * len(frame))
     flat = frame.drop(columns=[c for c in ("location", "outcome_status") if c in frame.columns]).copy()
     flat = flat.assign(**_flatten(locations, outcomes, problems, "location"))
@@ -208,9 +211,9 @@ def _api_raw_csv(path: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     return flat, labels, problems
 
 
-def _literal_dicts(values: pd.Series, column: str, problems: list[Problem]) -> list[dict | None]:
+def _literal_dicts(values: pd.Series, column: str, problems: list[Problem]) -> list[dict[str, Any] | None]:
     """Parse Python-dict text safely (``ast.literal_eval``, never ``eval``)."""
-    out: list[dict | None] = []
+    out: list[dict[str, Any] | None] = []
     for row, text in enumerate(values, start=1):
         text = text.strip()
         if text in ("", "None", "nan", "null"):
@@ -226,7 +229,7 @@ def _literal_dicts(values: pd.Series, column: str, problems: list[Problem]) -> l
     return out
 
 
-def _flatten(locations: list[dict | None], outcomes: list[dict | None], problems: list[Problem],
+def _flatten(locations: list[dict[str, Any] | None], outcomes: list[dict[str, Any] | None], problems: list[Problem],
              location_label: str) -> dict[str, list[str]]:
     """Split API ``location`` and ``outcome_status`` objects into text columns."""
     columns: dict[str, list[str]] = {c: [] for c in
@@ -260,8 +263,8 @@ def _api_json(path: Path, data: bytes) -> tuple[pd.DataFrame, dict[str, str], li
         fail(path, [Problem("the JSON array is empty: no data rows")])
     problems: list[Problem] = []
     rows: list[dict[str, str]] = []
-    locations: list[dict | None] = []
-    outcomes: list[dict | None] = []
+    locations: list[dict[str, Any] | None] = []
+    outcomes: list[dict[str, Any] | None] = []
     for row, item in enumerate(doc, start=1):
         if not isinstance(item, dict):
             problems.append(Problem("not a JSON object", row))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pyogrio  # noqa: F401  # GDAL must be loaded before mod_spatialite, or GPKG writes segfault
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -27,9 +28,9 @@ def _spatialite_engine(url: str, library: str) -> Engine:
     engine = create_engine(url, module=sqlean.dbapi2)
 
     @event.listens_for(engine, "connect")
-    def _load(dbapi_conn, record) -> None:
+    def _load(dbapi_conn: Any, record: Any) -> None:
         try:
-            load_spatialite(dbapi_conn, record, transaction=True, init_mode="WGS84")
+            load_spatialite(dbapi_conn, record, transaction=True, init_mode="WGS84")  # type: ignore[no-untyped-call]
         except Exception as exc:  # the extension failing to load is an environment problem
             raise StoreError(
                 f"cannot load the SpatiaLite extension '{library}' ({exc}). On Debian install it "
@@ -41,11 +42,11 @@ def _spatialite_engine(url: str, library: str) -> Engine:
 
     # pysqlite's own transaction handling defers BEGIN; take control so a load is one transaction.
     @event.listens_for(engine, "connect")
-    def _no_autobegin(dbapi_conn, record) -> None:
+    def _no_autobegin(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
     return engine
@@ -73,8 +74,8 @@ def check_connection(engine: Engine) -> str:
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
-                return "SpatiaLite " + conn.execute(text("SELECT spatialite_version()")).scalar_one()
-            return "PostGIS " + conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+                return "SpatiaLite " + str(conn.execute(text("SELECT spatialite_version()")).scalar_one())
+            return "PostGIS " + str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
     except OperationalError as exc:
         raise StoreError(f"cannot connect to the database {safe_url}: {exc.orig}") from exc
     except StoreError:

@@ -1,7 +1,7 @@
 """Reading and writing layers. A write is one transaction: all of a layer lands or none of it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +10,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from insight.errors import NotFoundError
+from insight.errors import ConfigError, NotFoundError
 from insight.geo.crs import STORAGE_CRS, ewkt
 from insight.store.models import Area, AreaLookup, Feature, FeatureTag, IndicatorValue, Layer, Organisation
 
@@ -20,7 +21,9 @@ Progress = Callable[[int, int], None]
 AfterWrite = Callable[[Connection, int], None]
 CHUNK = 5000
 
-_CHILD = {"boundary": Area, "points": Feature, "indicator": IndicatorValue, "lookup": AreaLookup}
+_CHILD: dict[str, type[Area] | type[Feature] | type[IndicatorValue] | type[AreaLookup]] = {
+    "boundary": Area, "points": Feature, "indicator": IndicatorValue, "lookup": AreaLookup,
+}
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,10 @@ class LayerSummary:
     period_start: str | None
     period_end: str | None
     loaded_at: datetime
-    load_report: dict
+    load_report: dict[str, Any]
 
 
-def _chunks(rows: list[dict], size: int = CHUNK) -> Iterator[list[dict]]:
+def _chunks(rows: list[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -59,7 +62,7 @@ def _none_if_na(values: pd.Series) -> list[Any]:
     return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values.tolist()]
 
 
-def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict) -> list[dict]:
+def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict[str, Any]) -> list[dict[str, Any]]:
     n = len(frame)
     base = {"layer_id": [layer_id] * n}
     if kind == "boundary":
@@ -94,7 +97,7 @@ def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict) -> list[dic
         }
         cols["weight"] = frame["weight"].astype(float).tolist()
     else:
-        raise ValueError(f"unknown layer kind '{kind}'")
+        raise ConfigError(f"unknown layer kind '{kind}'; expected boundary, points, indicator or lookup")
     cols.update(base)
     keys = list(cols)
     return [dict(zip(keys, values)) for values in zip(*(cols[k] for k in keys))]
@@ -254,7 +257,7 @@ def read_lookups(engine: Engine, layer: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def authority_geometry(engine: Engine) -> shapely.Geometry | None:
+def authority_geometry(engine: Engine) -> BaseGeometry | None:
     """The union of the authority layer's areas (EPSG:4326), or None when none is loaded."""
     with engine.connect() as conn:
         name = conn.execute(select(Layer.name).where(Layer.is_authority.is_(True))).scalar_one_or_none()
@@ -286,8 +289,12 @@ def feature_coordinates(conn: Connection, layer_id: int) -> tuple[np.ndarray, np
         empty = np.array([], dtype=float)
         return np.array([], dtype=np.int64), empty, empty
     ids, xs, ys = zip(*rows)
-    as_float = lambda v: np.array([np.nan if a is None else a for a in v], dtype=float)  # noqa: E731
-    return np.array(ids, dtype=np.int64), as_float(xs), as_float(ys)
+    return np.array(ids, dtype=np.int64), _floats(xs), _floats(ys)
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """Coordinates as floats, NaN where missing."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def replace_tags(

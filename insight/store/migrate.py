@@ -7,12 +7,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+
+from insight.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(connection=None) -> Config:
+def _config(connection: Connection | None = None) -> Config:
+    """Alembic configuration for our migrations, handing ``connection`` to the environment script."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -39,4 +42,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str:
     """The newest revision this code knows."""
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no migrations found in {MIGRATIONS}; reinstall the package")
+    return head

@@ -5,6 +5,7 @@ A new layer is rows here plus a file under ``layers/``, never a new table.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -31,7 +32,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base every table of the store derives from."""
 
 
 class Organisation(Base):
@@ -77,7 +78,7 @@ class Layer(Base):
     feature_count: Mapped[int] = mapped_column(Integer, default=0)
     period_start: Mapped[str | None] = mapped_column(String(20))
     period_end: Mapped[str | None] = mapped_column(String(20))
-    load_report: Mapped[dict] = mapped_column(JsonType, default=dict)
+    load_report: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
 
 
 class Area(Base):
@@ -91,7 +92,7 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(200))
     area_type: Mapped[str] = mapped_column(String(50))
     vintage: Mapped[str | None] = mapped_column(String(50))
-    properties: Mapped[dict] = mapped_column(JsonType, default=dict)
+    properties: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True, nullable=False))
 
 
@@ -119,7 +120,7 @@ class Feature(Base):
     category: Mapped[str | None] = mapped_column(String(100))
     month: Mapped[str | None] = mapped_column(String(7))
     inside_authority: Mapped[bool | None] = mapped_column(Boolean)
-    properties: Mapped[dict] = mapped_column(JsonType, default=dict)
+    properties: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True, nullable=True))
     record_key: Mapped[str | None] = mapped_column(String(100))
     owner_org_id: Mapped[int | None] = mapped_column(Integer)
@@ -246,7 +247,7 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(300))
-    detail: Mapped[dict] = mapped_column(JsonType, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
 
 
 class LayerRules(Base):
@@ -260,8 +261,8 @@ class LayerRules(Base):
     __tablename__ = "layer_rules"
     layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"), primary_key=True)
     partner_upload: Mapped[bool] = mapped_column(Boolean, default=False)
-    categories: Mapped[list | None] = mapped_column(JsonType)
-    required_fields: Mapped[list] = mapped_column(JsonType, default=list)
+    categories: Mapped[list[str] | None] = mapped_column(JsonType)
+    required_fields: Mapped[list[str]] = mapped_column(JsonType, default=list)
     key_field: Mapped[str | None] = mapped_column(String(100))
     location_required: Mapped[bool] = mapped_column(Boolean, default=True)
     duplicate_metres: Mapped[float] = mapped_column(Float, default=25.0)
@@ -294,7 +295,7 @@ class LayerVersion(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     removed: Mapped[int] = mapped_column(Integer, default=0)
     restored_from: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[dict] = mapped_column(JsonType, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
 
 
 class FeatureRevision(Base):
@@ -318,7 +319,7 @@ class FeatureRevision(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str | None] = mapped_column(String(300))
     category: Mapped[str | None] = mapped_column(String(100))
-    properties: Mapped[dict] = mapped_column(JsonType, default=dict)
+    properties: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     inside_authority: Mapped[bool | None] = mapped_column(Boolean)
@@ -327,7 +328,11 @@ class FeatureRevision(Base):
 
 
 class Upload(Base):
-    """A file a user submitted, kept with its validation report until committed or discarded."""
+    """A file a user submitted, kept with its report and checked result until committed or discarded.
+
+    ``kind`` names the pipeline that checked it (``asset`` or ``survey``); ``checked`` is
+    the JSON result of that check, which a commit writes without reading the file again.
+    """
 
     __tablename__ = "uploads"
     __table_args__ = (
@@ -346,4 +351,6 @@ class Upload(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     base_version: Mapped[int | None] = mapped_column(Integer)
     version_number: Mapped[int | None] = mapped_column(Integer)
-    report: Mapped[dict] = mapped_column(JsonType, default=dict)
+    report: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    kind: Mapped[str] = mapped_column(String(20), default="asset", server_default="asset")
+    checked: Mapped[dict[str, Any] | None] = mapped_column(JsonType)

@@ -1,178 +1,41 @@
 """JSON, GeoJSON and file endpoints on the Flask server: the map and pages load their data from here.
 
 Every parameter is untrusted: each is validated and a bad one gets a 400 with a readable
-message; an unknown layer or area gets a 404; a store that cannot be reached, a 503.
+message; an unknown layer or area gets a 404; a store that cannot be reached, a 503
+(:func:`insight.errors.http_status` maps each kind of error to its status).
 """
 from __future__ import annotations
 
+import io
 import re
 import tempfile
-import threading
-import time
-from dataclasses import asdict
-from functools import cached_property
+from collections.abc import Callable, Mapping
+from functools import wraps
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from flask import Flask, Response, jsonify, request, send_file
 
-from insight.config import Settings
-from insight.errors import ConfigError, InsightError, NotFoundError
+from insight.analysis import views
+from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
+from insight.analysis.perception import TABLE_COLUMNS, PerceptionResult
+from insight.analysis.places import Places
+from insight.analysis.profiles import Profile, default_crime_layer, layer_table, parse_period, profile
+from insight.errors import BadRequest, InsightError, NotFoundError, http_status
+from insight.partner.versions import stale_feature_ids
+from insight.web.context import AppContext, parse_perception_metric
 
 _NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
 _CODE = re.compile(r"^[A-Za-z0-9_ ,.'()&\-]{1,120}$")
-REFRESH_SECONDS = 5.0
 
 
-class AppContext:
-    """What pages and endpoints share: settings, a lazily opened store and a cached snapshot."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._places = None
-        self._signature = None
-        self._checked = 0.0
-        self._surveys = None
-        self._derived: dict = {}
-
-    @cached_property
-    def engine(self):
-        from insight.store import check_connection, make_engine
-
-        engine = make_engine(self.settings)
-        check_connection(engine)
-        return engine
-
-    def public_layers(self) -> list[dict]:
-        from insight.store import layer_summaries
-
-        return [
-            {**asdict(s), "loaded_at": s.loaded_at.isoformat()}
-            for s in layer_summaries(self.engine)
-            if s.sensitivity == "public"
-        ]
-
-    def places(self):
-        """The snapshot, re-read when a layer has been loaded since (checked every few seconds)."""
-        from insight.analysis.places import load_places
-        from insight.store import layer_summaries
-
-        with self._lock:
-            now = time.monotonic()
-            if self._places is None or now - self._checked > REFRESH_SECONDS:
-                signature = tuple((s.name, s.loaded_at) for s in layer_summaries(self.engine))
-                if signature != self._signature:
-                    self._places = load_places(self.engine)
-                    self._signature = signature
-                    self._surveys, self._derived = None, {}
-                self._checked = now
-            return self._places
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-    def surveys(self) -> list:  # list[insight.analysis.perception.SurveyData]
-        """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
-        from insight.analysis.perception import read_surveys
-        from insight.layers import load_specs
-        from insight.store import layer_summaries
-
-        self.places()
-        with self._lock:
-            if self._surveys is None:
-                self._surveys = read_surveys(self.engine, load_specs(self.settings.layers_dir),
-                                             layer_summaries(self.engine))
-            return self._surveys
-
-    def perception_options(self, boundary: str) -> list[dict]:
-        """Map shading choices for survey questions whose respondents can be placed in ``boundary``'s areas."""
-        from insight.analysis.perception import area_column
-
-        places = self.places()
-        if boundary not in places.boundaries:
-            return []
-        codes = places.boundary(boundary).areas["code"]
-        return [
-            {"value": perception_metric(survey.layer.name, q.id),
-             "label": f"Resident perception{' (ILLUSTRATIVE)' if survey.illustrative else ''}: {q.reported_label} "
-                      f"({q.id.replace('_', ' ')}) against recorded crime"}
-            for survey in self.surveys() if area_column(survey.respondents, codes) is not None
-            for q in survey.spec.questions
-        ]
-
-    def perception(self, boundary: str, question: str, *, survey: str | None = None, crime_layer: str | None = None,
-                   period: tuple[int, int] | None = None, wave: str | None = None):
-        """Published perception results for a boundary layer (cached with the snapshot)."""
-        from insight.analysis.perception import perception
-
-        surveys = self.surveys()
-        if not surveys:
-            raise NotFoundError("no resident survey is loaded")
-        chosen = next((s for s in surveys if s.layer.name == survey), None) if survey else surveys[0]
-        if chosen is None:
-            raise NotFoundError(f"no survey layer '{survey}' (surveys: {', '.join(s.layer.name for s in surveys)})")
-        places = self.places()
-        key = (chosen.layer.name, boundary, question, crime_layer, period, wave)
-        if key not in self._derived:
-            self._derived[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
-                                               period=period, wave=wave)
-        return self._derived[key]
-
-    def benchmark(self, question) -> tuple:
-        """The published results a survey question names as its benchmark (public indicator values) and their layer."""
-        from insight.analysis.perception import benchmark_layer, benchmark_rows
-        from insight.store import read_indicator_values
-
-        named = benchmark_layer(question)
-        places = self.places()
-        if named is None or named[0] not in places.layers:
-            return None, benchmark_rows(pd.DataFrame(), question)
-        key = ("benchmark", named[0])
-        if key not in self._derived:
-            self._derived[key] = read_indicator_values(self.engine, named[0])
-        found = benchmark_rows(self._derived[key], question)
-        return (places.layers[named[0]] if len(found) else None), found
-
-    def perception_results(self, boundary: str, **kw) -> list:
-        """Every question's results for a boundary layer whose codes respondents are placed by (else none)."""
-        chosen = [parse_perception_metric(o["value"]) for o in self.perception_options(boundary)]
-        return [self.perception(boundary, question, survey=survey, **kw) for survey, question in chosen]
-
-    def with_surveys(self, result, *, crime_layer: str | None = None,
-                     period: tuple[int, int] | None = None):
-        """The profile with the resident-perception rows for its area, when a survey covers its boundary."""
-        from dataclasses import replace
-
-        from insight.analysis.perception import with_perception
-
-        if result.boundary.meta.area_type == "drawn":
-            return result
-        try:
-            found = self.perception_results(result.boundary.meta.name, crime_layer=crime_layer, period=period)
-        except InsightError as exc:
-            return replace(result, notes=[*result.notes, f"Resident perception figures are not shown: {exc}"])
-        return with_perception(result, found)
-
-
-PERCEPTION_METRIC = "perception:"
-
-
-def perception_metric(survey: str, question: str) -> str:
-    """The map's shading choice for a survey question: 'perception:SURVEY_LAYER:QUESTION'."""
-    return f"{PERCEPTION_METRIC}{survey}:{question}"
-
-
-def parse_perception_metric(value: str) -> tuple[str, str] | None:
-    """(survey layer, question) from a shading choice made by :func:`perception_metric`; None for other figures."""
-    if not value.startswith(PERCEPTION_METRIC):
-        return None
-    survey, _, question = value[len(PERCEPTION_METRIC):].partition(":")
-    return survey, question
-
-
-def perception_json(result) -> dict:
+def perception_json(result: PerceptionResult) -> dict:
     """The published perception table as JSON: aggregates only, withheld values as null."""
-    from insight.analysis.perception import TABLE_COLUMNS
-
     areas = result.areas[[c for c in TABLE_COLUMNS if c in result.areas]]
     return {
         "title": result.title, "illustrative": result.survey.illustrative, "survey": result.survey.layer.name,
@@ -181,7 +44,7 @@ def perception_json(result) -> dict:
         "waves": result.waves, "crime_measure": result.crime_label, "crime_period": result.crime_period,
         "crime_source": result.crime_source, "method": result.method, "rule": result.rule, "notes": result.notes,
         "borough": result.borough,
-        "areas": areas.astype(object).where(areas.notna(), None).to_dict("records"),
+        "areas": _records(areas),
     }
 
 
@@ -196,55 +59,67 @@ def checked_name(value: str | None, what: str) -> str | None:
     if value is None or value == "":
         return None
     if not _NAME.match(value):
-        raise ConfigError(f"{what} '{value[:40]}' is not a valid name")
+        raise BadRequest(f"{what} '{value[:40]}' is not a valid name")
     return value
 
 
 def checked_code(value: str | None, what: str = "area") -> str | None:
+    """An area code or name from a URL, refused if it holds characters no code or name has."""
     if value is None or value == "":
         return None
     if not _CODE.match(value):
-        raise ConfigError(f"{what} '{value[:40]}' is not a valid code or name")
+        raise BadRequest(f"{what} '{value[:40]}' is not a valid code or name")
     return value
 
 
 def checked_list(value: str | None, what: str) -> list[str] | None:
+    """A comma-separated list of codes from a URL (at most 50)."""
     if not value:
         return None
     items = [v for v in value.split(",") if v]
     if len(items) > 50:
-        raise ConfigError(f"too many {what} (at most 50)")
-    return [checked_code(v, what) for v in items]
+        raise BadRequest(f"too many {what} (at most 50)")
+    return [c for c in (checked_code(v, what) for v in items) if c is not None]
 
 
 def checked_period(value: str | None) -> tuple[int, int] | None:
-    from insight.analysis.profiles import parse_period
-
+    """A 'YYYY-MM:YYYY-MM' period from a URL, or None when none was given."""
     return parse_period(value) if value else None
 
 
-def guarded(fn):
+def guarded(fn: Callable[..., Response]) -> Callable[..., Response]:
     """Turn the package's errors into JSON responses with the right status."""
 
-    def wrapper(*args, **kwargs):
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
             return fn(*args, **kwargs)
-        except NotFoundError as exc:
-            return _error(404, str(exc))
-        except ConfigError as exc:
-            return _error(400, str(exc))
         except InsightError as exc:
-            return _error(503, str(exc))
+            return _error(http_status(exc), str(exc))
 
-    wrapper.__name__ = fn.__name__
     return wrapper
 
 
-def register(server: Flask, context: AppContext) -> None:
-    """Add the API routes to ``server``."""
-    from insight.analysis import views
-    from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
-    from insight.analysis.profiles import layer_table, profile
+def _download(write: Callable[[Path], Path], filename: str, download_name: str) -> Response:
+    """A file made by ``write`` in a temporary folder, sent from memory (the folder is removed at once)."""
+    with tempfile.TemporaryDirectory(prefix="insight-export-") as folder:
+        content = write(Path(folder) / filename).read_bytes()
+    return send_file(io.BytesIO(content), as_attachment=True, download_name=download_name)
+
+
+def _profile(context: AppContext, places: Places, boundary: str, code: str, args: Mapping[str, str]) -> Profile:
+    """The profile a profile or export URL asks for, with its resident-perception rows."""
+    layer, period = checked_name(args.get("layer"), "layer"), checked_period(args.get("period"))
+    result = profile(
+        places, checked_name(boundary, "boundary") or "", checked_code(code) or "",
+        comparator=checked_name(args.get("comparator"), "comparator") or "borough",
+        crime_layer=layer, period=period,
+    )
+    return context.with_surveys(result, crime_layer=layer, period=period)
+
+
+def _map_routes(server: Flask, context: AppContext) -> None:
+    """The layers the map draws: boundaries, points, shading, search; and the health check."""
 
     @server.get("/api/layers.json")
     @guarded
@@ -254,26 +129,24 @@ def register(server: Flask, context: AppContext) -> None:
     @server.get("/api/layers/<name>.geojson")
     @guarded
     def boundary_geojson(name: str) -> Response:
-        name = checked_name(name, "layer")
+        checked = checked_name(name, "layer")
         places = context.places()
-        if name not in places.boundaries:
+        if checked not in places.boundaries:
             raise NotFoundError(f"no public boundary layer named '{name}'")
-        areas = places.boundary(name).areas[["code", "name", "geometry"]]
+        areas = places.boundary(checked).areas[["code", "name", "geometry"]]
         return Response(areas.to_json(drop_id=True), mimetype="application/geo+json")
 
     @server.get("/api/points/<name>.geojson")
     @guarded
     def points_geojson(name: str) -> Response:
         args = request.args
-        name = checked_name(name, "layer")
+        checked = checked_name(name, "layer") or ""
         places = context.places()
         stale = None
-        if name in places.points and places.point_layer(name).meta.theme == "assets":
-            from insight.partner.versions import stale_feature_ids
-
-            stale = stale_feature_ids(context.engine, name, days=context.settings.stale_days)
+        if checked in places.points and places.point_layer(checked).meta.theme == "assets":
+            stale = stale_feature_ids(context.engine, checked, days=context.settings.stale_days)
         text = views.points_geojson_text(
-            places, name, stale=stale,
+            places, checked, stale=stale,
             boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),
             categories=checked_list(args.get("category"), "categories"),
             kinds=checked_list(args.get("kind"), "asset kinds"), period=checked_period(args.get("period")),
@@ -286,92 +159,12 @@ def register(server: Flask, context: AppContext) -> None:
         args = request.args
         metric = checked_name(args.get("metric"), "metric") or "points_rate"
         result = views.shading(
-            context.places(), checked_name(boundary, "boundary"), metric,
+            context.places(), checked_name(boundary, "boundary") or "", metric,
             layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
             classing=checked_name(args.get("classes"), "classes") or "quintiles",
             palette=checked_name(args.get("palette"), "palette") or "yellow-green-blue",
         )
         return jsonify(result.as_dict())
-
-    @server.get("/api/profile/<boundary>/<code>.json")
-    @guarded
-    def profile_json(boundary: str, code: str) -> Response:
-        args = request.args
-        result = profile(
-            context.places(), checked_name(boundary, "boundary"), checked_code(code),
-            comparator=checked_name(args.get("comparator"), "comparator") or "borough",
-            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
-        )
-        result = context.with_surveys(result, crime_layer=checked_name(args.get("layer"), "layer"),
-                                      period=checked_period(args.get("period")))
-        frame = profile_frame(result)
-        return jsonify({
-            "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
-            "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
-            "figures": frame.astype(object).where(frame.notna(), None).to_dict("records"),
-            "monthly": result.monthly.to_dict("records"), "notes": result.notes,
-            "assets": result.assets.astype(object).where(result.assets.notna(), None).to_dict("records"),
-        })
-
-    @server.get("/api/export/<boundary>/<code>.<fmt>")
-    @guarded
-    def export_file(boundary: str, code: str, fmt: str) -> Response:
-        if fmt not in PROFILE_FORMATS:
-            raise ConfigError(f"format '{fmt[:10]}' is not one of {', '.join(PROFILE_FORMATS)}")
-        places = context.places()
-        args = request.args
-        result = profile(
-            places, checked_name(boundary, "boundary"), checked_code(code),
-            comparator=checked_name(args.get("comparator"), "comparator") or "borough",
-            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
-        )
-        result = context.with_surveys(result, crime_layer=checked_name(args.get("layer"), "layer"),
-                                      period=checked_period(args.get("period")))
-        tmp = Path(tempfile.mkdtemp()) / f"{result.code}.{fmt}"
-        export_profile(result, places, fmt, tmp)
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
-        return send_file(tmp, as_attachment=True, download_name=f"{safe}_profile.{fmt}")
-
-    @server.get("/api/table/<boundary>.<fmt>")
-    @guarded
-    def table_file(boundary: str, fmt: str) -> Response:
-        if fmt not in TABLE_FORMATS:
-            raise ConfigError(f"format '{fmt[:10]}' is not one of {', '.join(TABLE_FORMATS)}")
-        args = request.args
-        layer = checked_name(args.get("layer"), "layer")
-        places = context.places()
-        if layer is None:
-            from insight.analysis.profiles import default_crime_layer
-
-            layer = default_crime_layer(places)
-        table = layer_table(places, checked_name(boundary, "boundary"), layer, period=checked_period(args.get("period")))
-        tmp = Path(tempfile.mkdtemp()) / f"{boundary}.{fmt}"
-        export_table(table, fmt, tmp)
-        return send_file(tmp, as_attachment=True, download_name=f"{boundary}_{layer}.{fmt}")
-
-    @server.get("/api/perception/<boundary>.json")
-    @guarded
-    def perception_endpoint(boundary: str) -> Response:
-        args = request.args
-        boundary = checked_name(boundary, "boundary")
-        if boundary not in context.places().boundaries:
-            raise NotFoundError(f"no public boundary layer named '{boundary}'")
-        options = context.perception_options(boundary)
-        if not options:
-            raise NotFoundError(f"no loaded survey places its respondents in the areas of '{boundary}'")
-        question = checked_name(args.get("question"), "question") or parse_perception_metric(options[0]["value"])[1]
-        result = context.perception(
-            boundary, question, survey=checked_name(args.get("survey"), "survey"),
-            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
-            wave=checked_name(args.get("wave"), "wave"),
-        )
-        body = perception_json(result)
-        layer, found = context.benchmark(result.question)
-        body["benchmark"] = {
-            "source": layer.title if layer else None, "licence": layer.licence if layer else None,
-            "areas": found.astype(object).where(found.notna(), None).to_dict("records"),
-        }
-        return jsonify(body)
 
     @server.get("/api/search.json")
     @guarded
@@ -382,5 +175,83 @@ def register(server: Flask, context: AppContext) -> None:
     @server.get("/healthz")
     @guarded
     def health() -> Response:
-        context.engine
+        context.engine  # noqa: B018 - opening the store is the check
         return jsonify({"status": "ok"})
+
+
+def _profile_routes(server: Flask, context: AppContext) -> None:
+    """An area's profile as JSON and as files, and every area of a layer as a table file."""
+
+    @server.get("/api/profile/<boundary>/<code>.json")
+    @guarded
+    def profile_json(boundary: str, code: str) -> Response:
+        result = _profile(context, context.places(), boundary, code, request.args)
+        return jsonify({
+            "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
+            "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
+            "figures": _records(profile_frame(result)),
+            "monthly": result.monthly.to_dict("records"), "notes": result.notes,
+            "assets": _records(result.assets),
+        })
+
+    @server.get("/api/export/<boundary>/<code>.<fmt>")
+    @guarded
+    def export_file(boundary: str, code: str, fmt: str) -> Response:
+        if fmt not in PROFILE_FORMATS:
+            raise BadRequest(f"format '{fmt[:10]}' is not one of {', '.join(PROFILE_FORMATS)}")
+        places = context.places()
+        result = _profile(context, places, boundary, code, request.args)
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
+        return _download(lambda path: export_profile(result, places, fmt, path), f"{result.code}.{fmt}",
+                         f"{safe}_profile.{fmt}")
+
+    @server.get("/api/table/<boundary>.<fmt>")
+    @guarded
+    def table_file(boundary: str, fmt: str) -> Response:
+        if fmt not in TABLE_FORMATS:
+            raise BadRequest(f"format '{fmt[:10]}' is not one of {', '.join(TABLE_FORMATS)}")
+        args = request.args
+        places = context.places()
+        layer = checked_name(args.get("layer"), "layer") or default_crime_layer(places)
+        if layer is None:
+            raise NotFoundError("no point layer is loaded to count: load a crime layer, or name one with ?layer=")
+        table = layer_table(places, checked_name(boundary, "boundary") or "", layer,
+                            period=checked_period(args.get("period")))
+        return _download(lambda path: export_table(table, fmt, path), f"{boundary}.{fmt}",
+                         f"{boundary}_{layer}.{fmt}")
+
+
+def _perception_routes(server: Flask, context: AppContext) -> None:
+    """Published resident-perception results beside recorded crime, with their benchmark."""
+
+    @server.get("/api/perception/<boundary>.json")
+    @guarded
+    def perception_endpoint(boundary: str) -> Response:
+        args = request.args
+        checked = checked_name(boundary, "boundary") or ""
+        if checked not in context.places().boundaries:
+            raise NotFoundError(f"no public boundary layer named '{boundary}'")
+        options = context.perception_options(checked)
+        if not options:
+            raise NotFoundError(f"no loaded survey places its respondents in the areas of '{boundary}'")
+        first = parse_perception_metric(options[0]["value"])
+        question = checked_name(args.get("question"), "question") or (first[1] if first else "")
+        result = context.perception(
+            checked, question, survey=checked_name(args.get("survey"), "survey"),
+            crime_layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),
+            wave=checked_name(args.get("wave"), "wave"),
+        )
+        body = perception_json(result)
+        layer, found = context.benchmark(result.question)
+        body["benchmark"] = {
+            "source": layer.title if layer else None, "licence": layer.licence if layer else None,
+            "areas": _records(found),
+        }
+        return jsonify(body)
+
+
+def register(server: Flask, context: AppContext) -> None:
+    """Add the API routes to ``server``."""
+    _map_routes(server, context)
+    _profile_routes(server, context)
+    _perception_routes(server, context)

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dash import html
 
 from insight.errors import InsightError
+from insight.partner.versions import stale_counts
+from insight.web.components import unavailable
+from insight.web.context import context
 
 
 def _period(layer: dict) -> str:
@@ -50,15 +53,14 @@ def catalogue_table(layers: list[dict], stale: dict[str, tuple[int, int]] | None
 
 
 def layout(**_: str) -> html.Div:
-    from insight.partner.versions import stale_counts
-    from insight.web import context
-
+    """Every public layer with its provenance, or why the store cannot be read."""
+    app_context = context()
     try:
-        layers = context().public_layers()
-        days = context().settings.stale_days
-        stale = stale_counts(context().engine, days=days)
+        layers = app_context.public_layers()
+        days = app_context.settings.stale_days
+        stale = stale_counts(app_context.engine, days=days)
     except InsightError as exc:
-        return html.Div([html.H1("Data catalogue"), html.P(f"The database is not available: {exc}", role="alert")])
+        return unavailable("Data catalogue", exc, class_name=None)
     intro = (
         "No layers are loaded yet. Run 'insight load-sample' to load the sample data."
         if not layers

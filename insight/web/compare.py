@@ -7,32 +7,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from insight.analysis import views
 from insight.analysis.places import Places
 from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
-from insight.web import current_places, places_or_message
-from insight.web.area import (
-    _single,
-    _text,
-    category_rows,
-    check_layer,
-    check_period,
-    default_comparator,
-    fmt,
-    fmt_change,
-    fmt_rank,
-    select,
-)
+from insight.web.area_view import check_layer, check_period, default_comparator
+from insight.web.components import area_options, aria, field, select, shortened, single
+from insight.web.context import current_places, places_or_message
+from insight.web.figures import category_rows, figure_value, fmt, fmt_change, fmt_rank
 
 MAX_AREAS = 8
 MIN_SLOTS = 4
 TOP_CATEGORIES = 3
+# Reads the native selects' values when Compare is pressed (Dash does not sync a <select>).
+READ_CHOICE = """function(clicks) {
+    const boundary = document.getElementById('compare-boundary');
+    const areas = Array.from(document.querySelectorAll('#compare-area-fields select'))
+        .map(e => e.value).filter(v => v);
+    return {boundary: boundary ? boundary.value : null, areas: areas, clicks: clicks};
+}"""
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class CompareView:
     period: tuple[int, int] | None
 
     def query(self) -> dict[str, str]:
+        """The URL query that reproduces this comparison."""
         out = {"boundary": self.boundary}
         if self.areas:
             out["areas"] = ",".join(self.areas)
@@ -56,6 +56,7 @@ class CompareView:
 
     @property
     def search(self) -> str:
+        """The comparison as a URL query string, '?' included."""
         return "?" + urlencode(self.query())
 
     @property
@@ -67,10 +68,10 @@ class CompareView:
 def parse_view(places: Places, query: dict) -> tuple[CompareView, list[str]]:
     """The comparison a URL asks for; unknown layers, areas and periods are reported and left out."""
     problems: list[str] = []
-    boundary = _single(query.get("boundary")) or views.default_boundary(places)
+    boundary = single(query.get("boundary")) or views.default_boundary(places) or ""
     if boundary not in places.boundaries:
-        fallback = views.default_boundary(places)
-        problems.append(f"There is no boundary layer '{_text(boundary)}' (boundary layers: "
+        fallback = views.default_boundary(places) or ""
+        problems.append(f"There is no boundary layer '{shortened(boundary)}' (boundary layers: "
                         f"{', '.join(sorted(places.boundaries))}); {fallback} is shown instead.")
         boundary = fallback
     raw = query.get("areas") or ""
@@ -82,7 +83,7 @@ def parse_view(places: Places, query: dict) -> tuple[CompareView, list[str]]:
         try:
             code = data.areas["code"].iloc[data.index_of(item)]
         except NotFoundError:
-            unknown.append(_text(item, 40))
+            unknown.append(shortened(item, 40))
             continue
         if code not in codes:
             codes.append(code)
@@ -93,8 +94,8 @@ def parse_view(places: Places, query: dict) -> tuple[CompareView, list[str]]:
     if len(codes) > MAX_AREAS:
         problems.append(f"At most {MAX_AREAS} areas can be compared at once; the first {MAX_AREAS} are shown.")
         codes = codes[:MAX_AREAS]
-    layer, layer_problem = check_layer(places, _single(query.get("layer")))
-    period, period_problem = check_period(places, layer, _single(query.get("period")))
+    layer, layer_problem = check_layer(places, single(query.get("layer")))
+    period, period_problem = check_period(places, layer, single(query.get("period")))
     problems += [p for p in (layer_problem, period_problem) if p]
     return CompareView(boundary, tuple(codes), layer, period), problems
 
@@ -107,8 +108,7 @@ def comparison(places: Places, view: CompareView) -> list[Profile]:
 
 
 def _figure(result: Profile, metric: str, column: str = "value") -> float:
-    hit = result.figures.loc[result.figures["metric"] == metric, column]
-    return float(hit.iloc[0]) if len(hit) else math.nan
+    return figure_value(result.figures, metric, column)
 
 
 def _has(results: list[Profile], metric: str) -> bool:
@@ -126,9 +126,9 @@ def _top(result: Profile, *, comparator: bool = False) -> html.Ol | str:
     return html.Ol([html.Li(f"{r['label']}: {fmt(r[key], 'per 1,000')}") for r in shown], className="top-list")
 
 
-def key_rows(results: list[Profile]) -> list[tuple[str, list, object]]:
+def key_rows(results: list[Profile]) -> list[tuple[str, list, Any]]:
     """Label, one cell per area and the comparator's cell, for each key figure present."""
-    rows: list[tuple[str, list, object]] = []
+    rows: list[tuple[str, list, Any]] = []
 
     def add(label: str, metric: str, shown, rank: bool = False) -> None:
         if not _has(results, metric):
@@ -203,11 +203,11 @@ def result_children(places: Places, view: CompareView) -> list:
              + (f", {period}" if period else "") + "." if view.layer else "No crime layer is loaded.")
     return [
         html.Div([html.H2("Read this first", id="compare-notes"), html.Ul([html.Li(n) for n in notes])],
-                 className="notes", role="note", **{"aria-labelledby": "compare-notes"}) if notes else None,
+                 className="notes", role="note", **aria(labelledby="compare-notes")) if notes else None,
         html.P([intro, " Rates are per 1,000 usual residents (Census 2021). Each area's own page has every "
                 "figure with its source, charts and downloads."]),
         html.Div(comparison_table(results, view), className="table-scroll", tabIndex="0", role="region",
-                 **{"aria-label": "Comparison table"}),
+                 **aria(label="Comparison table")),
         html.P(["Sources and licences of every layer: ", html.A("data catalogue", href="/catalogue"), "."]),
     ]
 
@@ -221,11 +221,6 @@ def status_text(places: Places, view: CompareView) -> str:
     return f"Comparing {len(names)} areas of {data.meta.title}: {', '.join(names)}."
 
 
-def area_options(places: Places, boundary: str) -> list[dict]:
-    areas = places.boundary(boundary).areas
-    return [{"label": n, "value": c} for c, n in sorted(zip(areas["code"], areas["name"]), key=lambda t: t[1])]
-
-
 def area_fields(places: Places, view: CompareView) -> list:
     """One native select per area slot: at least four, one more than chosen, at most MAX_AREAS."""
     options = [{"label": "(none)", "value": ""}, *area_options(places, view.boundary)]
@@ -234,8 +229,7 @@ def area_fields(places: Places, view: CompareView) -> list:
     fields = []
     for i in range(slots):
         control = select(f"compare-area-{i + 1}", options, chosen[i], key=view.search)
-        fields.append(html.Div([html.Label(f"Area {i + 1}" + (" (optional)" if i >= 2 else ""),
-                                           htmlFor=control.id, className="field"), control], className="form-field"))
+        fields.append(field(f"Area {i + 1}" + (" (optional)" if i >= 2 else ""), control))
     return fields
 
 
@@ -245,23 +239,21 @@ def compare_form(places: Places, view: CompareView) -> html.Div:
     return html.Div([
         html.Fieldset([
             html.Legend("Choose areas to compare"),
-            html.Div([html.Label("Boundary layer", htmlFor="compare-boundary", className="field"),
-                      html.P("After choosing another layer, press Compare to list its areas.",
-                             id="compare-boundary-hint", className="hint"),
-                      select("compare-boundary", boundaries, view.boundary, key=view.search, described=True)],
-                     className="form-field"),
+            field("Boundary layer",
+                  select("compare-boundary", boundaries, view.boundary, key=view.search, described=True),
+                  hint="After choosing another layer, press Compare to list its areas."),
             html.Div(area_fields(places, view), id="compare-area-fields", className="area-fields"),
             html.Button("Compare", id="compare-apply", type="button", className="button"),
             html.P("The table and the link in the address bar change when you press Compare.", className="hint"),
         ]),
-    ], className="compare-form", role="form", **{"aria-label": "Choose areas to compare"})
+    ], className="compare-form", role="form", **aria(label="Choose areas to compare"))
 
 
 def layout(**query: str) -> html.Div:
     """The comparison form and the table for the areas in the URL."""
-    places, message = places_or_message("Compare areas")
-    if message is not None:
-        return message
+    places = places_or_message("Compare areas")
+    if isinstance(places, html.Div):
+        return places
     view, problems = parse_view(places, query)
     return html.Div([
         dcc.Location(id="compare-url", refresh=False),
@@ -277,25 +269,6 @@ def layout(**query: str) -> html.Div:
     ], className="compare-page")
 
 
-# Reads the native selects' values when Compare is pressed (Dash does not sync a <select>).
-clientside_callback(
-    """function(clicks) {
-        const boundary = document.getElementById('compare-boundary');
-        const areas = Array.from(document.querySelectorAll('#compare-area-fields select'))
-            .map(e => e.value).filter(v => v);
-        return {boundary: boundary ? boundary.value : null, areas: areas, clicks: clicks};
-    }""",
-    Output("compare-choice", "data"), Input("compare-apply", "n_clicks"), prevent_initial_call=True,
-)
-
-
-@callback(
-    Output("compare-url", "search"), Output("compare-area-fields", "children"), Output("compare-result", "children"),
-    Output("compare-problems", "children"), Output("compare-problems", "className"),
-    Output("compare-status", "children"),
-    Input("compare-choice", "data"), State("compare-options", "data"),
-    prevent_initial_call=True,
-)
 def update_comparison(choice: dict | None, options: dict | None) -> tuple:
     """Redraw the form's areas and the comparison for the chosen layer and areas, and put them in the URL.
 
@@ -315,3 +288,16 @@ def update_comparison(choice: dict | None, options: dict | None) -> tuple:
     message = " ".join(problems) or None
     return (view.search, area_fields(places, view), result_children(places, view), message,
             "status" if message else None, status_text(places, view))
+
+
+def register_callbacks(app: Dash) -> None:
+    """Add the compare page's callbacks to ``app``: Compare redraws the table and rewrites the URL."""
+    app.clientside_callback(READ_CHOICE, Output("compare-choice", "data"), Input("compare-apply", "n_clicks"),
+                            prevent_initial_call=True)
+    app.callback(
+        Output("compare-url", "search"), Output("compare-area-fields", "children"),
+        Output("compare-result", "children"), Output("compare-problems", "children"),
+        Output("compare-problems", "className"), Output("compare-status", "children"),
+        Input("compare-choice", "data"), State("compare-options", "data"),
+        prevent_initial_call=True,
+    )(update_comparison)

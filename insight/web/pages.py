@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import dash
+from dash import Dash
 
 from insight.web import area, catalogue, compare, explore
 
 
-def register() -> None:
-    """Register every page; safe to call for each app built in one process."""
+def register(app: Dash) -> None:
+    """Register every page and add the pages' callbacks to ``app``; safe to call for each app built in one process.
+
+    Dash Pages keeps one registry per process, so registering again replaces the same entries;
+    the callbacks belong to ``app`` alone.
+    """
     dash.register_page("explore", path="/", name="Map", title="Local Insight — map", layout=explore.layout)
     dash.register_page(
         "area", path_template="/area/<boundary>/<code>", name="Area", title=area.page_title,
@@ -17,3 +22,5 @@ def register() -> None:
                        layout=compare.layout)
     dash.register_page("catalogue", path="/catalogue", name="Data catalogue",
                        title="Local Insight — data catalogue", layout=catalogue.layout)
+    for page in (explore, area, compare):
+        page.register_callbacks(app)
