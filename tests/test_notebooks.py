@@ -14,7 +14,11 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 def test_notebook_code_cells_run(sample_store, monkeypatch, path) -> None:
     monkeypatch.setenv("INSIGHT_DATABASE_URL", sample_store.settings.resolved_database_url)
     namespace: dict = {}
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] == "code":
-            exec("".join(cell["source"]), namespace)
+    try:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                exec("".join(cell["source"]), namespace)
+    finally:
+        if hasattr(namespace.get("engine"), "dispose"):
+            namespace["engine"].dispose()
     assert "wards" in namespace and len(namespace["wards"]) == 24

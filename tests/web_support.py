@@ -3,6 +3,7 @@ loopback, and Debian's Chromium driven by Playwright (no network: tile_url is em
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,12 +25,13 @@ AREA_LAYERS = {"borough", "wards_2022", "town_centres", "lsoa_2021", "lookup_lso
 SURVEY_LAYERS = AREA_LAYERS | {"resident_survey_illustrative", "mopac_pas_2016"}
 
 
-def loaded_app(tmp_dir: Path, layers: set[str]):
-    """A fresh SpatiaLite store with ``layers`` of the sample loaded, and the app on it, with its callbacks."""
+def loaded_app(tmp_dir: Path, layers: set[str], **overrides: object):
+    """A fresh SpatiaLite store with ``layers`` of the sample loaded, and the app on it (settings changed by
+    ``overrides``), with its callbacks."""
     store = open_store("spatialite", tmp_dir)
     specs = [s for s in load_specs(LAYERS_DIR) if s.name in layers]
     load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
-    app = create_app(store.settings)
+    app = create_app(replace(store.settings, **overrides))
     app.store = store
     return app
 
