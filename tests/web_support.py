@@ -3,8 +3,8 @@ loopback, and Debian's Chromium driven by Playwright (no network: tile_url is em
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
