@@ -50,7 +50,8 @@ class Settings:
     cookie_secure: bool = _setting(
         True, "Send the session cookie over HTTPS only (turn off only for local HTTP testing)."
     )
-    session_hours: int = _setting(8, "How long a sign-in lasts.")
+    session_hours: int = _setting(8, "How long a sign-in lasts at most, however much it is used (it does not slide).")
+    session_idle_minutes: int = _setting(60, "A sign-in not used for this many minutes ends.")
     upload_max_bytes: int = _setting(10_000_000, "Largest file accepted for upload, in bytes.")
     upload_max_rows: int = _setting(20_000, "Most rows or features accepted in one upload.")
     upload_max_unzipped_bytes: int = _setting(50_000_000, "Largest total size of the files inside a zip archive.")

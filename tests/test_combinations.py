@@ -27,11 +27,16 @@ class Catalogue:
 
 
 @pytest.fixture(scope="module")
-def client(sample_store) -> Iterator[Any]:
+def app(sample_store) -> Iterator[Any]:
     app = create_app(sample_store.settings)
+    yield app
+    context_of(app.server).close()
+
+
+@pytest.fixture(scope="module")
+def client(app) -> Iterator[Any]:
     with app.server.test_client() as c:
         yield c
-    context_of(app.server).close()
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +116,128 @@ def test_every_point_layer_answers_on_the_points_endpoint(client, catalogue: Cat
             if problem := _answers(client.get(url), url):
                 wrong.append(problem)
     assert wrong == []
+
+
+def _exports(client, catalogue: Catalogue) -> list[str]:
+    """Problems with one profile export format over every boundary x layer x period."""
+    wrong = []
+    for boundary in catalogue.boundaries:
+        code = _first_code(client, boundary["name"])
+        for layer in catalogue.points:
+            for period in _periods(layer):
+                url = f"/api/export/{boundary['name']}/{code}.csv{_query(layer=layer['name'], period=period)}"
+                if problem := _answers(client.get(url), url):
+                    wrong.append(problem)
+    return wrong
+
+
+def test_every_boundary_layer_and_period_answers_on_the_export(client, catalogue: Catalogue) -> None:
+    assert _exports(client, catalogue) == []
+
+
+def test_a_period_outside_a_dated_layer_names_its_months(client, catalogue: Catalogue) -> None:
+    boundary = catalogue.boundaries[0]["name"]
+    code = _first_code(client, boundary)
+    for layer in (la for la in catalogue.points if la["period_start"]):
+        for url in (f"/api/profile/{boundary}/{code}.json?layer={layer['name']}&period={OUT_OF_RANGE}",
+                    f"/api/points/{layer['name']}.geojson?period={OUT_OF_RANGE}"):
+            response = client.get(url)
+            assert response.status_code == 400, url
+            message = response.get_json()["error"]
+            assert layer["period_start"] in message and layer["period_end"] in message, message
+
+
+def test_undated_point_layers_profile_as_counts_and_rates(client, catalogue: Catalogue) -> None:
+    boundary = next(b["name"] for b in catalogue.boundaries if b["area_type"] == "ward")
+    code = _first_code(client, boundary)
+    for layer in (la for la in catalogue.points if not la["period_start"]):
+        body = client.get(f"/api/profile/{boundary}/{code}.json?layer={layer['name']}").get_json()
+        metrics = {f["metric"] for f in body["figures"]}
+        assert {"points_total", "points_rate"} <= metrics and "points_change" not in metrics, layer["name"]
+        assert not any("covariate" in note or "log_rate" in note for note in body["notes"]), body["notes"]
+
+
+def _ward_and_name(client, catalogue: Catalogue) -> tuple[str, str, str]:
+    wards = [b for b in catalogue.boundaries if b["area_type"] == "ward"]
+    boundary = max(wards, key=lambda b: b["vintage"] or "")["name"]
+    props = client.get(f"/api/layers/{boundary}.geojson").get_json()["features"][0]["properties"]
+    return boundary, str(props["code"]), str(props["name"])
+
+
+def test_the_cli_profiles_every_point_layer(client, catalogue: Catalogue, sample_store, tmp_path, capsys,
+                                            monkeypatch) -> None:
+    from insight.cli.engines import close_engines
+    from insight.cli.main import main
+
+    boundary, _, name = _ward_and_name(client, catalogue)
+    monkeypatch.setenv("INSIGHT_DATA_DIR", sample_store.settings.data_dir)
+    monkeypatch.setenv("INSIGHT_LAYERS_DIR", sample_store.settings.layers_dir)
+    url = sample_store.engine.url.render_as_string(hide_password=False)
+    try:
+        for layer in catalogue.points:
+            for period in _periods(layer):
+                argv = ["--database-url", url, "profile", "--boundary", boundary, "--area", name,
+                        "--layer", layer["name"], "--format", "csv", "-o", str(tmp_path / f"{layer['name']}.csv")]
+                code = main(argv + (["--period", period] if period else []))
+                out = capsys.readouterr()
+                text = (out.out + out.err).replace(str(tmp_path), "OUTPUT")
+                assert not any(word in text for word in INTERNALS), text
+                if period == OUT_OF_RANGE and layer["period_start"]:
+                    assert code == 2 and layer["period_start"] in out.err, text
+                else:
+                    assert code == 0, text
+    finally:
+        close_engines()
+
+
+def _texts(component: Any) -> str:
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return " ".join(_texts(c) for c in component)
+    return _texts(getattr(component, "children", None))
+
+
+def test_the_area_page_answers_for_every_point_layer(client, catalogue: Catalogue, app) -> None:
+    from insight.web.area import layout, update_view
+
+    boundary, code, name = _ward_and_name(client, catalogue)
+    for layer in catalogue.points:
+        response = client.get(f"/area/{boundary}/{code}?layer={layer['name']}")
+        assert response.status_code < 500 and "Traceback" not in response.get_data(as_text=True)
+        with app.server.test_request_context():
+            page = _texts(layout(boundary, code, layer=layer["name"]))
+            assert name in page and "Area not found" not in page, layer["name"]
+            for period in _periods(layer):
+                start, _, end = (period or "").partition(":")
+                result = update_view({"comparator": "average", "layer": layer["name"], "from": start or None,
+                                      "to": end or None}, {"boundary": boundary, "code": code})
+                shown = _texts(list(result))
+                assert not any(word in shown for word in INTERNALS), shown[:300]
+                assert "could not be updated" not in shown, shown[:300]
+
+
+def test_the_map_answers_for_every_point_layer_in_plain_words(client, catalogue: Catalogue, app) -> None:
+    from insight.web.explore_render import render
+
+    boundary, _, _ = _ward_and_name(client, catalogue)
+    metrics = [f"rate:{c}" for c in ("anti-social-behaviour", "burglary")] + ["points_rate"]
+    with app.server.test_request_context():
+        for layer in catalogue.points:
+            for period in _periods(layer):
+                start, _, end = (period or "").partition(":")
+                for metric in metrics:
+                    view = {"boundary": boundary, "metric": metric, "layers": [layer["name"]],
+                            "from": start or None, "to": end or None}
+                    status = render(view, None)[5] or ""
+                    assert "rate:" not in status and "cannot shade" not in status, status
+                    assert not any(word in status for word in INTERNALS), status
+                    if "cannot be shaded" in status:
+                        assert "shaded by usual residents instead" in status, status
+        for layer in (la for la in catalogue.points if la["theme"] == "crime" and la["period_start"]):
+            month = layer["period_end"]
+            view = {"boundary": boundary, "metric": "points_rate", "layers": [layer["name"]],
+                    "from": month, "to": month}
+            assert "cannot be shaded" not in (render(view, None)[5] or ""), layer["name"]

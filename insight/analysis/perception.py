@@ -22,7 +22,7 @@ from insight.analysis.survey.change import wave_change
 from insight.analysis.survey.disclosure import DEFAULT_RULES, DisclosureRules
 from insight.analysis.survey.estimates import area_estimates, published_results, respondents_frame
 from insight.analysis.survey.gap import GapLabels, perception_vs_crime, recorded_rates
-from insight.errors import ConfigError, NotFoundError
+from insight.errors import BadRequest, ConfigError, NotFoundError, SurveyError
 from insight.layers import LayerSpec
 from insight.sources.survey import resolve_survey_path
 from insight.sources.survey_spec import Question, SurveySpec, load_survey
@@ -260,8 +260,15 @@ def perception(
     question = survey.spec.question(question_id)
     data = places.boundary(boundary)
     column, waves, wave = _placement(survey, data, wave)
-    counts, borough, crime_period, crime_source, years = _crime_counts(
-        places, boundary, question, crime_layer or default_crime_layer(places), period)
+    crime_name = _crime_layer(places, crime_layer)
+    counts, borough, crime_period, crime_source, years = _crime_counts(places, boundary, question, crime_name, period)
+    if not counts["count"].sum() > 0:
+        title = places.point_layer(crime_name).meta.title if crime_name else "the crime layer"
+        raise SurveyError(
+            f"not enough overlapping data: '{title}' has no {crime_measure(question)} "
+            f"in {crime_period}, so residents' answers cannot be set beside it; choose a crime layer and period "
+            "that include such records"
+        )
     rates = recorded_rates(counts[counts["residents"] > 0], population="residents", years=years)
     table = _estimates(survey, question, data, column, rates, borough, rules)
     latest = table[(table["wave"] == wave) & ~table["is_total"]].drop(columns=["is_total"])
@@ -287,6 +294,18 @@ def perception(
     )
 
 
+def _crime_layer(places: Places, name: str | None) -> str | None:
+    """The crime layer perceptions are set beside: the one named, or the default; BadRequest for another theme."""
+    if not name:
+        return default_crime_layer(places)
+    layer = places.point_layer(name)
+    if layer.meta.theme != "crime":
+        crime = ", ".join(n for n, p in places.points.items() if p.meta.theme == "crime") or "none is loaded"
+        raise BadRequest(f"'{layer.meta.title}' is not a crime layer, so residents' perceptions of safety cannot be "
+                         f"set beside it: choose a crime layer ({crime})")
+    return name
+
+
 def _placement(survey: SurveyData, data: BoundaryData, wave: str | None) -> tuple[str, list[str], str]:
     """The respondents' area column, the survey's waves and the wave asked for (default: the latest)."""
     column = area_column(survey.respondents, data.areas["code"])
@@ -308,7 +327,8 @@ def _estimates(survey: SurveyData, question: Question, data: BoundaryData, colum
                borough: dict[str, Any], rules: DisclosureRules) -> pd.DataFrame:
     """The published estimates per area and wave, with the log crime rate and deprivation as covariates."""
     rates = rates.assign(log_rate=np.log1p(rates["rate"]))
-    covariates = [c for c in ("log_rate", "imd_rank") if c in rates and np.isfinite(rates[c]).all()]
+    covariates = [c for c in ("log_rate", "imd_rank")
+                  if c in rates and np.isfinite(rates[c]).all() and rates[c].nunique() > 1]
     areas = data.areas[["code", "name"]].rename(columns={"code": "area_code", "name": "area_name"})
     areas = areas.merge(rates[["area_code", *covariates]], on="area_code", how="inner")
     if len(areas) < len(covariates) + 3:

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
-from insight.errors import ConfigError
+from insight.errors import BadRequest, ConfigError
 from insight.geo.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
 from insight.geo.crs import STORAGE_CRS
 from insight.geo.joins import assign_points
@@ -72,6 +72,17 @@ def default_period(points: PointData, months: int = 12) -> tuple[int, int]:
     if span is None:
         raise ConfigError(f"layer '{points.meta.name}' has no dated records")
     return max(span[0], span[1] - months + 1), span[1]
+
+
+def check_period(points: PointData, period: tuple[int, int] | None) -> None:
+    """BadRequest naming the layer's months when ``period`` lies wholly outside them (undated layers take any)."""
+    span = points.months()
+    if period is None or span is None or (period[0] <= span[1] and period[1] >= span[0]):
+        return
+    raise BadRequest(
+        f"'{points.meta.title}' has records from {month_label(span[0])} to {month_label(span[1])} only, so the "
+        f"period {period_text(period)} has none: choose months between those"
+    )
 
 
 def _source(meta: LayerSummary) -> str:
@@ -196,6 +207,8 @@ def area_table(
     notes: list[str] = []
     if crime_name and places.point_layer(crime_name).months() is None:
         crime = places.point_layer(crime_name)
+        if period is not None:
+            notes.append(f"'{crime.meta.title}' has no dates, so every record is counted and the period is not used.")
         tags = tags_for(crime, data)
         counts = _counts(tags, crime, np.ones(len(crime), dtype=bool), n)
         previous = counts * np.nan
@@ -203,6 +216,7 @@ def area_table(
         crime_meta, period = crime.meta, None
     elif crime_name:
         crime = places.point_layer(crime_name)
+        check_period(crime, period)
         period = period or default_period(crime)
         tags = tags_for(crime, data)
         length = period[1] - period[0] + 1
@@ -361,11 +375,12 @@ def _crime_metrics(out: _Columns, table: AreaTable) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         out.add("points_rate", total / residents * 1000, section=section, label="All records per 1,000 residents",
                 unit="per 1,000", source=source, period=period, method="count / Census 2021 residents", rank=True)
-    prev = table.crime_previous.sum(axis=1, min_count=1).to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out.add("points_change", (total - prev) / prev, section=section,
-                label="Change against the previous equal period", unit="share", source=source,
-                period=period, method="(this period - previous period) / previous period")
+    if table.period is not None:
+        prev = table.crime_previous.sum(axis=1, min_count=1).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.add("points_change", (total - prev) / prev, section=section,
+                    label="Change against the previous equal period", unit="share", source=source,
+                    period=period, method="(this period - previous period) / previous period")
     for category in counts.columns:
         label = str(category).replace("-", " ").capitalize()
         out.add(f"count:{category}", counts[category], section=section, label=f"{label}: records",

@@ -17,7 +17,15 @@ from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.perception import PerceptionResult, sentence, shading_values
 from insight.analysis.places import Places, PointData, month_label
-from insight.analysis.profiles import area_table, default_crime_layer, default_period, metrics, tags_for
+from insight.analysis.profiles import (
+    ASSET_KIND_LABELS,
+    area_table,
+    check_period,
+    default_crime_layer,
+    default_period,
+    metrics,
+    tags_for,
+)
 from insight.errors import ConfigError
 from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
@@ -61,13 +69,52 @@ def default_boundary(places: Places) -> str | None:
     return next(iter(places.boundaries), None)
 
 
-def shading_options(places: Places, boundary: str, *, layer: str | None = None) -> list[dict[str, str]]:
-    """The figures an area layer can be shaded by, for a dropdown: value and label."""
-    table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places))
+def shading_options(places: Places, boundary: str, *, layer: str | None = None,
+                    period: tuple[int, int] | None = None) -> list[dict[str, str]]:
+    """The figures an area layer can be shaded by (counting ``layer`` in ``period``): value and label."""
+    table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places), period=period)
     _, meta = metrics(table)
     wanted = ("residents", "imd_rank", "points_rate")
     keys = [k for k in meta if k in wanted or k.startswith(("rate:", "kind_rate:", "share_"))]
     return [{"value": k, "label": f"{meta[k].section}: {meta[k].label}"} for k in keys]
+
+
+def shading_layer(places: Places, chosen: list[str], period: tuple[int, int] | None) -> str | None:
+    """The dated layer the map's figures count: a chosen crime layer with records in ``period``, else the crime
+    layer with most records in it, else the default crime layer."""
+    crime = [n for n, p in places.points.items() if p.meta.theme == "crime"]
+
+    def records(name: str) -> int:
+        points = places.point_layer(name)
+        if period is None:
+            return len(points)
+        return int(((points.month >= period[0]) & (points.month <= period[1])).sum())
+
+    for name in chosen:
+        if name in crime and records(name):
+            return name
+    found = [n for n in crime if records(n)]
+    return max(found, key=records) if found and period is not None else default_crime_layer(places)
+
+
+def metric_label(metric: str) -> str:
+    """A shading figure's name in words, for messages (never the figure's code)."""
+    kind, _, rest = metric.partition(":")
+    words = rest.replace("-", " ").replace("_", " ").capitalize()
+    if kind == "rate" and rest:
+        return f"{words} per 1,000 residents"
+    if kind == "count" and rest:
+        return f"{words}: records"
+    if kind in ("kind", "kind_rate") and rest in ASSET_KIND_LABELS:
+        return ASSET_KIND_LABELS[rest] + (" per 1,000 residents" if kind == "kind_rate" else ": places")
+    if kind == "perception":
+        return "residents' perception against recorded crime"
+    named = {"points_rate": "all records per 1,000 residents", "points_total": "all records",
+             "points_change": "change against the previous equal period", "residents": "usual residents",
+             "imd_rank": "average deprivation rank"}
+    if metric.startswith("share_"):
+        return f"aged {metric[len('share_'):].replace('_', ' ')} (share of residents)"
+    return named.get(metric, "the figure asked for")
 
 
 def format_value(value: float, unit: str) -> str:
@@ -109,7 +156,8 @@ def shading(
     table = area_table(places, boundary, crime_layer=layer or default_crime_layer(places), period=period)
     wide, meta = metrics(table)
     if metric not in meta:
-        raise ConfigError(f"'{metric}' cannot shade {boundary}: choose one of {', '.join(list(meta)[:8])}…")
+        raise ConfigError(f"'{metric}' cannot shade {boundary} with this layer and period: choose one of "
+                          f"{', '.join(list(meta)[:8])}…")
     values = wide[metric].to_numpy(dtype=float)
     breaks = classify(values, classing=classing)
     colours = PALETTES[palette][-len(breaks):] if breaks else []
@@ -253,6 +301,7 @@ def points_geojson_text(
     building and encoding a dict per point, which keeps the endpoint fast.
     """
     points = places.point_layer(layer)
+    check_period(points, period)
     keep = np.flatnonzero(points_mask(points, places, boundary=boundary, area=area, categories=categories,
                                 kinds=kinds, period=period, polygon=polygon))
     shown = keep[:limit]

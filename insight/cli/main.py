@@ -143,14 +143,17 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """``insight serve``: read the snapshot, then run the web app."""
-    from insight.web import create_app
+    from insight.web import create_app, serve
     from insight.web.context import context_of
 
     app = create_app(settings)
     print("reading the layers into memory…", flush=True)
     context_of(app.server).places()
-    print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)")
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    if args.debug:
+        app.run(host=args.host, port=args.port, debug=True)
+    else:
+        serve(app, host=args.host, port=args.port)
     return 0
 
 
@@ -205,8 +208,12 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
                          period=period)
         surveys = _surveys(settings)
         if surveys:
-            found = results_for(places, surveys, args.boundary, crime_layer=args.layer, period=period)
-            result = with_perception(result, found)
+            try:
+                found = results_for(places, surveys, args.boundary, crime_layer=args.layer, period=period)
+            except InsightError as exc:
+                result.notes.append(f"Resident perception figures are not shown: {exc}")
+            else:
+                result = with_perception(result, found)
     formats = _formats(args.format, PROFILE_FORMATS)
     output = Path(args.output)
     for fmt in formats:

@@ -43,7 +43,7 @@ def _new_password(email: str) -> str:
 
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
-    """``insight user add|role|password|list``: manage accounts (as the system)."""
+    """``insight user add|role|password|disable|enable|list``: manage accounts (as the system)."""
     from insight.partner import auth
 
     engine = open_engine(settings)
@@ -60,6 +60,10 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         email = auth.normalise_email(args.email)
         auth.set_password(engine, email, _new_password(email))
         print(f"password changed for {email}; their sessions were ended")
+    elif args.user_action in ("disable", "enable"):
+        user = auth.set_active(engine, args.email, active=args.user_action == "enable")
+        print(f"{user.email} was {args.user_action}d" + ("; their sessions were ended and their tokens revoked"
+                                                          if args.user_action == "disable" else ""))
     else:
         for user in auth.list_users(engine, actor=auth.SYSTEM):
             print(f"{user.email}  {user.role}" + (f"  {user.org_slug}" if user.org_slug else ""))
@@ -196,7 +200,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``user``, ``token``, ``upload``, ``asset-layer``, ``oruk`` and ``stale`` to the ``insight`` command."""
     from insight.store.models import ROLES
 
-    user = sub.add_parser("user", help="accounts: add, change role or password, list")
+    user = sub.add_parser("user", help="accounts: add, change role or password, disable or enable, list")
     actions = user.add_subparsers(dest="user_action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help=f"create an account (password from a prompt or ${PASSWORD_ENV})")
     add.add_argument("email")
@@ -204,12 +208,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--org", help="organisation slug (partners only)")
     add.add_argument("--create-org", action="store_true", help="create the organisation if it does not exist")
     add.add_argument("--name", help="the person's name")
-    role = actions.add_parser("role", help="change an account's role (ends its sessions)")
+    role = actions.add_parser("role", help="change an account's role (ends its sessions, revokes its tokens)")
     role.add_argument("email")
     role.add_argument("--role", required=True, choices=ROLES)
     role.add_argument("--org", help="organisation slug (partners only)")
     password = actions.add_parser("password", help=f"set a new password (prompt or ${PASSWORD_ENV})")
     password.add_argument("email")
+    for verb, what in (("disable", "stop an account signing in (ends its sessions, revokes its tokens)"),
+                       ("enable", "let a disabled account sign in again")):
+        actions.add_parser(verb, help=what).add_argument("email")
     actions.add_parser("list", help="list accounts")
     user.set_defaults(func=cmd_user)
 

@@ -18,6 +18,8 @@ ACTIONS = (
     "sign_out",
     "user_created",
     "role_changed",
+    "user_disabled",
+    "user_enabled",
     "password_changed",
     "token_created",
     "token_revoked",

@@ -6,7 +6,12 @@ public (anonymous), councillor, officer, analyst, partner (member of one
 organisation) and admin. What each may do is the table :data:`PERMISSIONS`;
 :func:`can` reads it and nothing else decides access.
 
-Passwords are hashed with Argon2id (argon2-cffi). API tokens are random, shown
+Survey respondents are counts-only: no role, page, API or command lists, exports,
+opens, edits or versions the rows of a layer marked ``counts_only`` (see
+:data:`COUNTS_ONLY_REFUSED`). Tokens act for their user but never manage tokens or
+accounts (:data:`SESSION_ONLY`): that takes a signed-in browser session.
+
+Passwords are hashed with Argon2id (argon2-cffi, :mod:`insight.partner.passwords`). API tokens are random, shown
 once, stored as SHA-256 (a 256-bit random token needs no slow hash) and
 revocable. Failed sign-ins are counted in the database per account and address,
 so the limit holds across restarts and workers.
@@ -16,37 +21,36 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from insight.config import Settings
 from insight.errors import BadRequest, ConfigError, NotFoundError, PermissionDenied, SignInRefused
 from insight.partner import audit
+from insight.partner.passwords import (
+    DUMMY_HASH,
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
 from insight.store import Connection, Engine
 from insight.store import accounts as store
 from insight.store.accounts import ROLES, TokenInfo, UserRow
 
 __all__ = [
-    "ANONYMOUS", "MAX_PASSWORD", "MIN_PASSWORD", "PERMISSIONS", "ROLES", "SYSTEM", "TOKEN_PREFIX", "LayerRef",
-    "NewToken", "PermissionDenied", "Principal", "RecordRef", "SignInRefused", "Throttle", "TokenInfo",
-    "authenticate_token", "can", "create_token", "create_user", "hash_password", "list_tokens", "list_users",
-    "normalise_email", "organisation_id", "password_problems", "require", "revoke_token", "set_password", "set_role",
-    "sign_in", "throttle_state", "token_digest", "user_by_email", "user_by_id", "verify_password",
+    "ANONYMOUS", "COUNTS_ONLY_REFUSED", "MAX_PASSWORD", "MIN_PASSWORD", "PERMISSIONS", "ROLES", "SESSION_ONLY",
+    "SYSTEM", "TOKEN_PREFIX", "LayerRef", "NewToken", "PermissionDenied", "Principal", "RecordRef", "RowsRefused",
+    "SignInRefused", "Throttle", "TokenInfo", "UploadRef", "authenticate_token", "can", "create_token",
+    "create_user", "hash_password", "list_tokens", "list_users", "normalise_email", "organisation_id",
+    "password_problems", "require", "revoke_token", "set_active", "set_password", "set_role", "sign_in",
+    "throttle_state", "token_digest", "user_by_email", "user_by_id", "verify_password",
 ]
 
 TOKEN_PREFIX = "li_"
-MIN_PASSWORD = 12
-MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("not a real password: equalises timing for unknown accounts")
-_COMMON = frozenset({
-    "password1234", "123456789012", "qwertyuiop12", "letmein12345", "welcome12345", "password123!",
-    "iloveyou1234", "administrator", "changeme1234",
-})
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Principal:
     org_slug: str | None = None
     org_name: str | None = None
     session_epoch: int = 0
+    via_token: bool = False
 
     @property
     def signed_in(self) -> bool:
@@ -86,6 +91,7 @@ class LayerRef:
     sensitivity: str = "public"
     owner_org_id: int | None = None
     partner_upload: bool = False
+    counts_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,24 @@ class RecordRef:
     owner_org_id: int | None
 
 
-Resource = LayerRef | RecordRef | None
+@dataclass(frozen=True)
+class UploadRef:
+    """What a permission check needs to know about a pending upload: its layer and who sent it."""
+
+    layer: LayerRef | None
+    sender_id: int | None
+
+
+class RowsRefused(PermissionDenied):
+    """Refused because the layer's rows are counts-only (survey respondents); the refusal is to be audited.
+
+    ``audited`` is set once the refusal is in the audit log, so it is written once.
+    """
+
+    audited: bool = False
+
+
+Resource = LayerRef | RecordRef | UploadRef | None
 Rule = bool | str
 
 PERMISSIONS: dict[str, dict[str, Rule]] = {
@@ -123,7 +146,20 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
                       "partner": True, "admin": True},
     "upload_survey": {"public": False, "councillor": False, "officer": True, "analyst": True,
                       "partner": False, "admin": True},
+    "discard_upload": {"public": False, "councillor": False, "officer": True, "analyst": "own_upload",
+                       "partner": "own_upload", "admin": True},
 }
+
+COUNTS_ONLY_REFUSED = frozenset({
+    "read_layer", "export_layer", "edit_record", "view_history", "restore", "manage_layers",
+})
+"""Actions over individual rows: refused to every role on a counts-only layer. Survey respondents change only
+through the survey upload and restore pages (rights ``upload_survey`` and ``restore``, without a layer); asset
+uploads refuse any layer not configured for uploads, and ``manage_layers`` here keeps a counts-only layer from
+being configured."""
+
+SESSION_ONLY = frozenset({"use_tokens", "manage_users"})
+"""Actions an API token may never do: creating, listing or revoking tokens and changing accounts."""
 
 _WHY = {
     "public": "only public layers are open to this role",
@@ -131,11 +167,15 @@ _WHY = {
     "own_partner_layer": "partners may only work on layers open to partner uploads that belong to "
                          "their organisation or are shared",
     "own_record": "partners may only edit their own organisation's records",
+    "own_upload": "only the person who sent an upload (or an officer or administrator) may discard it",
 }
+_COUNTS_ONLY_WHY = ("survey respondent rows never leave the server: only counts are shown, and the survey changes "
+                    "only through the survey files page")
+_SESSION_ONLY_WHY = "an API token cannot manage tokens or accounts: sign in with a browser to do that"
 
 
 def _layer_of(resource: Resource) -> LayerRef | None:
-    return resource.layer if isinstance(resource, RecordRef) else resource
+    return resource.layer if isinstance(resource, (RecordRef, UploadRef)) else resource
 
 
 def _own_partner_layer(user: Principal, layer: LayerRef | None) -> bool:
@@ -160,7 +200,10 @@ def _check_scope(rule: str, user: Principal, resource: Resource) -> bool:
             return False
         owner = resource.owner_org_id if resource.owner_org_id is not None else resource.layer.owner_org_id
         return owner == user.org_id
-    raise BadRequest(f"unknown permission rule {rule!r}; rules: public, public_or_own, own_partner_layer, own_record")
+    if rule == "own_upload":
+        return isinstance(resource, UploadRef) and user.id is not None and resource.sender_id == user.id
+    raise BadRequest(f"unknown permission rule {rule!r}; rules: public, public_or_own, own_partner_layer, "
+                     "own_record, own_upload")
 
 
 def can(user: Principal, action: str, resource: Resource = None) -> bool:
@@ -174,13 +217,21 @@ def can(user: Principal, action: str, resource: Resource = None) -> bool:
         msg = (f"unknown action {action!r} or role {user.role!r}; actions: {', '.join(PERMISSIONS)}; "
                f"roles: {', '.join(ROLES)}")
         raise BadRequest(msg) from None
+    if user.via_token and action in SESSION_ONLY:
+        return False
+    layer = _layer_of(resource)
+    if layer is not None and layer.counts_only and action in COUNTS_ONLY_REFUSED:
+        return False
     if isinstance(rule, bool):
         return rule
     return _check_scope(rule, user, resource)
 
 
 def require(user: Principal, action: str, resource: Resource = None) -> None:
-    """Raise PermissionDenied, naming the role and the reason, unless :func:`can` allows it."""
+    """Raise PermissionDenied, naming the role and the reason, unless :func:`can` allows it.
+
+    On a counts-only layer the refusal is :class:`RowsRefused`.
+    """
     if can(user, action, resource):
         return
     rule = PERMISSIONS[action][user.role]
@@ -189,43 +240,14 @@ def require(user: Principal, action: str, resource: Resource = None) -> None:
     layer = _layer_of(resource)
     if layer is not None:
         target = f" on layer '{layer.name}'"
+    if layer is not None and layer.counts_only and action in COUNTS_ONLY_REFUSED:
+        raise RowsRefused(f"no one may {what}{target}: {_COUNTS_ONLY_WHY}")
+    if user.via_token and action in SESSION_ONLY:
+        raise PermissionDenied(_SESSION_ONLY_WHY)
     if not user.signed_in:
         raise PermissionDenied(f"sign in to {what}{target}")
     reason = _WHY.get(rule, "") if isinstance(rule, str) else f"the {user.role} role does not include it"
     raise PermissionDenied(f"{user.describe()} may not {what}{target}: {reason}")
-
-
-# --- passwords ---------------------------------------------------------------------------
-
-
-def password_problems(password: str, *, email: str = "") -> list[str]:
-    """Why ``password`` is not acceptable (empty list: it is)."""
-    problems = []
-    if len(password) < MIN_PASSWORD:
-        problems.append(f"use at least {MIN_PASSWORD} characters (this one has {len(password)})")
-    if len(password) > MAX_PASSWORD:
-        problems.append(f"use at most {MAX_PASSWORD} characters")
-    if password and len(set(password)) < 4:
-        problems.append("use more than three different characters")
-    local = email.split("@", 1)[0].lower()
-    if len(local) >= 4 and local in password.lower():
-        problems.append("do not include your email address")
-    if password.lower() in _COMMON:
-        problems.append("this is a commonly used password; choose another")
-    return problems
-
-
-def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password``."""
-    return _HASHER.hash(password)
-
-
-def verify_password(stored_hash: str, password: str) -> bool:
-    """True if ``password`` matches ``stored_hash``; False for a mismatch or an unreadable hash."""
-    try:
-        return _HASHER.verify(stored_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 # --- users and organisations ---------------------------------------------------------------
@@ -308,33 +330,74 @@ def create_user(
     return _principal(row)
 
 
+def _keep_an_admin(conn: Connection, before: UserRow, *, losing: str) -> None:
+    """Refuse a change that would leave no active administrator."""
+    if before.role == "admin" and before.active and store.active_admins(conn) == [before.email]:
+        raise ConfigError(f"{before.email} is the only administrator: make another account an administrator "
+                          f"before you {losing}")
+
+
+def _end_everything(conn: Connection, user_id: int) -> dict[str, int]:
+    """End a user's sessions and revoke their tokens (after a role change or when disabled)."""
+    return {"sessions_ended": store.end_user_sessions(conn, user_id),
+            "tokens_revoked": store.revoke_user_tokens(conn, user_id)}
+
+
 def set_role(
     engine: Engine, email: str, *, role: str, org_slug: str | None = None, actor: Principal = SYSTEM
 ) -> Principal:
-    """Change a user's role (and organisation); their current sessions end."""
+    """Change a user's role (and organisation); their sessions end and their tokens are revoked.
+
+    ConfigError if it would leave no administrator.
+    """
     require(actor, "manage_users")
     email = normalise_email(email)
     _check_role(role, org_slug)
     with engine.begin() as conn:
         before = _found(store.find_user(conn, email=email), email)
+        if role != "admin":
+            _keep_an_admin(conn, before, losing="change its role")
         org_id = organisation_id(conn, org_slug) if org_slug else None
         store.update_role(conn, before.id, role=role, organisation_id=org_id)
+        ended = _end_everything(conn, before.id)
         audit.record(conn, "role_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}",
                      detail={"from": before.role, "to": role, "organisation": org_slug,
-                             "previous_organisation": before.org_slug})
+                             "previous_organisation": before.org_slug} | ended)
+        row = _found(store.find_user(conn, user_id=before.id), email)
+    return _principal(row)
+
+
+def set_active(engine: Engine, email: str, *, active: bool, actor: Principal = SYSTEM) -> Principal:
+    """Enable or disable an account; disabling ends its sessions and revokes its tokens.
+
+    ConfigError if it would leave no administrator.
+    """
+    require(actor, "manage_users")
+    email = normalise_email(email)
+    with engine.begin() as conn:
+        before = _found(store.find_user(conn, email=email), email)
+        ended: dict[str, int] = {}
+        if not active:
+            _keep_an_admin(conn, before, losing="disable it")
+            ended = _end_everything(conn, before.id)
+        store.set_active(conn, before.id, active=active)
+        audit.record(conn, "user_enabled" if active else "user_disabled", actor_id=actor.id,
+                     actor_email=actor.email, target=f"user:{email}", detail=ended)
         row = _found(store.find_user(conn, user_id=before.id), email)
     return _principal(row)
 
 
 def set_password(engine: Engine, email: str, password: str, *, actor: Principal = SYSTEM) -> None:
-    """Replace a user's password (the user themself, or an admin); other sessions end."""
+    """Replace a user's password (the user themself, or an admin); their sessions end."""
     email = normalise_email(email)
-    if actor.email != email:
+    if actor.email != email or actor.via_token:
         require(actor, "manage_users")
     _check_password(password, email)
     with engine.begin() as conn:
-        if not store.update_password(conn, email, hash_password(password)):
+        row = store.find_user(conn, email=email)
+        if row is None or not store.update_password(conn, email, hash_password(password)):
             raise NotFoundError(f"no account for {email}")
+        store.end_user_sessions(conn, row.id)
         audit.record(conn, "password_changed", actor_id=actor.id, actor_email=actor.email, target=f"user:{email}")
 
 
@@ -422,7 +485,7 @@ def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Set
             audit.record(conn, "sign_in_failed", actor_email=key, ip=ip, detail={"reason": "rate limited"})
             raise SignInRefused(f"too many failed sign-in attempts: wait {minutes} minute(s) and try again")
         row = store.find_user(conn, email=key)
-        matches = verify_password(row.password_hash if row else _DUMMY_HASH, password)
+        matches = verify_password(row.password_hash if row else DUMMY_HASH, password)
         user = row if matches and row is not None and row.active else None
         store.add_sign_in_attempt(conn, key, ip, at=now, succeeded=user is not None)
         if user is None:
@@ -430,7 +493,7 @@ def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Set
     if user is None:
         raise SignInRefused("the email address or password is not right")
     with engine.begin() as conn:
-        rehash = hash_password(password) if _HASHER.check_needs_rehash(user.password_hash) else None
+        rehash = hash_password(password) if needs_rehash(user.password_hash) else None
         store.record_sign_in(conn, user.id, at=now, password_hash=rehash)
         audit.record(conn, "sign_in", actor_id=user.id, actor_email=user.email, ip=ip)
     return _principal(user)
@@ -468,15 +531,18 @@ def create_token(engine: Engine, user: Principal, name: str) -> NewToken:
 
 
 def list_tokens(engine: Engine, user: Principal) -> list[TokenInfo]:
-    """The user's tokens, newest first."""
+    """The user's tokens, newest first (PermissionDenied when asked with a token)."""
     if user.id is None:
         return []
+    require(user, "use_tokens")
     with engine.connect() as conn:
         return store.tokens_of(conn, user.id)
 
 
 def revoke_token(engine: Engine, token_id: int, *, actor: Principal) -> None:
-    """Revoke a token: its owner or an admin may; NotFoundError if it is not theirs to revoke."""
+    """Revoke a token: its owner or an admin may, from a signed-in session; NotFoundError if it is not theirs."""
+    if actor.via_token:
+        require(actor, "use_tokens")
     with engine.begin() as conn:
         owner = store.token_owner(conn, token_id)
         if owner is None or (owner != actor.id and not can(actor, "manage_users")):
@@ -498,4 +564,4 @@ def authenticate_token(engine: Engine, token: str) -> Principal | None:
         row = store.find_user(conn, user_id=user_id)
     if row is None or not row.active:
         return None
-    return _principal(row)
+    return replace(_principal(row), via_token=True)

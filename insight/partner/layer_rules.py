@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from insight.errors import ConfigError, NotFoundError
 from insight.partner import audit
-from insight.partner.auth import LayerRef, Principal, can, organisation_id, require
+from insight.partner.auth import LayerRef, Principal, RowsRefused, can, organisation_id, require
 from insight.partner.record_checks import Rules
 from insight.store import Connection, Engine
 from insight.store import asset_layers as store
@@ -39,6 +41,12 @@ def _rules(row: RulesRow | None) -> Rules:
     )
 
 
+def counts_only(row: store.LayerRow, rules: RulesRow | None) -> bool:
+    """True for a layer whose rows are shown as counts only: a restricted point layer loaded from a file
+    (not maintained through uploads, not of the assets theme), such as survey respondents."""
+    return row.kind == "points" and row.sensitivity != "public" and rules is None and row.theme != "assets"
+
+
 def layer_info(conn: Connection, name: str) -> LayerInfo:
     """The layer ``name`` with its rules; NotFoundError listing the point layers otherwise."""
     row = store.find_layer(conn, name)
@@ -47,9 +55,28 @@ def layer_info(conn: Connection, name: str) -> LayerInfo:
         raise NotFoundError(f"no layer named '{name}' (point layers: {known or 'none'})")
     rules_row = store.read_rules(conn, row.id)
     partner_upload = rules_row is not None and rules_row.partner_upload
-    ref = LayerRef(row.name, row.sensitivity, row.owner_org_id, partner_upload)
+    ref = LayerRef(row.name, row.sensitivity, row.owner_org_id, partner_upload, counts_only(row, rules_row))
     return LayerInfo(row.id, row.name, row.title, row.kind, ref, _rules(rules_row), row.owner_slug,
                      rules_row is not None, row.theme)
+
+
+@contextmanager
+def audited(engine: Engine, actor: Principal, *, target: str, ip: str | None = None) -> Iterator[None]:
+    """Write a refusal over counts-only rows (:class:`RowsRefused`) to the audit log, then let it go on.
+
+    Use it outside the block's own transaction, so the audit record is kept when that one rolls back.
+    """
+    try:
+        yield
+    except RowsRefused as refused:
+        if refused.audited:
+            raise
+        with engine.begin() as conn:
+            audit.record(conn, "permission_denied", actor_id=actor.id, actor_email=actor.email, ip=ip,
+                         target=target, detail={"reason": "counts only", "message": str(refused)[:300],
+                                                "via_token": actor.via_token})
+        refused.audited = True
+        raise
 
 
 def layer_ref(engine: Engine, name: str) -> LayerRef:
@@ -154,8 +181,9 @@ def set_rules(
     (``None`` clears them).
     """
     require(actor, "manage_layers")
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"layer:{layer}"), engine.begin() as conn:
         info = layer_info(conn, layer)
+        require(actor, "manage_layers", info.ref)
         if info.kind != "points":
             raise ConfigError(f"layer '{layer}' is a {info.kind} layer; only point layers take uploads")
         rules = _changed_rules(

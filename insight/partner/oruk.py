@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from insight.partner import audit
 from insight.partner.auth import Principal, require
-from insight.partner.layer_rules import layer_info
+from insight.partner.layer_rules import audited, layer_info
 from insight.partner.records import RecordState, current_records
 from insight.store import Engine
 from insight.store.accounts import organisation_names
@@ -199,7 +199,7 @@ def export_directory(engine: Engine, layer: str, *, actor: Principal, ip: str | 
 
     Checks that ``actor`` may export the layer; a restricted layer's export is audited.
     """
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"layer:{layer}", ip=ip), engine.begin() as conn:
         info = layer_info(conn, layer)
         require(actor, "export_layer", info.ref)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)

@@ -14,7 +14,7 @@ from typing import Any
 from insight.errors import NotFoundError
 from insight.partner import audit
 from insight.partner.auth import Principal, RecordRef, can, require
-from insight.partner.layer_rules import layer_info
+from insight.partner.layer_rules import audited, layer_info
 from insight.partner.value_checks import canonical_json, neutralise_formula, parse_assured
 from insight.store import Connection, Engine
 from insight.store.accounts import organisation_names
@@ -165,8 +165,10 @@ class RecordView:
 def record_view(engine: Engine, feature_id: int, *, actor: Principal,
                 stale_days: int = DEFAULT_STALE_DAYS) -> RecordView:
     """One record, if ``actor`` may edit it; NotFoundError otherwise (it does not reveal other records)."""
-    with engine.connect() as conn:
+    with audited(engine, actor, target=f"record:{feature_id}"), engine.connect() as conn:
         info = layer_info(conn, record_layer(conn, feature_id))
+        if info.ref.counts_only:
+            require(actor, "edit_record", RecordRef(info.ref, None))
         state = record_state(current_records(conn, info.id, layer_owner=info.ref.owner_org_id), feature_id)
         names = organisation_names(conn) if state.owner_org_id else {}
     require(actor, "edit_record", RecordRef(info.ref, state.owner_org_id))
@@ -179,7 +181,7 @@ def layer_records(engine: Engine, layer: str, *, actor: Principal,
                   stale_days: int = DEFAULT_STALE_DAYS) -> list[RecordView]:
     """The current records of ``layer`` that ``actor`` may read, each flagged stale or not and editable or not."""
     now = datetime.now(UTC)
-    with engine.connect() as conn:
+    with audited(engine, actor, target=f"layer:{layer}"), engine.connect() as conn:
         info = layer_info(conn, layer)
         require(actor, "read_layer", info.ref)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
@@ -202,7 +204,7 @@ def export_csv(engine: Engine, layer: str, *, actor: Principal, ip: str | None =
     Exports of restricted layers are recorded in the audit log.
     """
     now = datetime.now(UTC)
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"layer:{layer}", ip=ip), engine.begin() as conn:
         info = layer_info(conn, layer)
         require(actor, "export_layer", info.ref)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from insight.config import Settings
 from insight.errors import ConfigError, LoadError, NotFoundError, Problem
 from insight.partner import audit
-from insight.partner.auth import Principal, require
+from insight.partner.auth import LayerRef, Principal, UploadRef, require
 from insight.partner.safe_files import saved_upload, too_large
 from insight.store import Connection, Engine
 from insight.store import uploads as table
@@ -192,6 +192,7 @@ def commit(
 def discard(engine: Engine, kind: Kind, upload_id: int, *, actor: Principal, ip: str | None = None) -> StagedFile:
     """Mark a pending upload discarded (its file is kept, as everything sent is); the layer is not touched."""
     staged = lookup(engine, kind, upload_id, actor=actor)
+    require(actor, "discard_upload", UploadRef(LayerRef(staged.layer), staged.user_id))
     _pending(staged)
     with engine.begin() as conn:
         if not table.decide_upload(conn, upload_id, status="discarded"):

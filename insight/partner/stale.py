@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from insight.partner.layer_rules import layer_info
+from insight.partner.auth import SYSTEM, require
+from insight.partner.layer_rules import audited, layer_info
 from insight.partner.records import DEFAULT_STALE_DAYS, current_records, is_stale
 from insight.store import Engine
 from insight.store.asset_layers import asset_layer_names, feature_totals
@@ -25,11 +26,13 @@ def stale_records(engine: Engine, layer: str, *, days: int = DEFAULT_STALE_DAYS,
                   now: datetime | None = None) -> list[StaleRecord]:
     """The records of ``layer`` not assured within ``days`` (never-assured ones included), oldest first.
 
-    For the map and the catalogue: callers decide who sees the layer.
+    For the map and the catalogue: callers decide who sees the layer. Refused (RowsRefused) for a counts-only
+    layer, whose records are never listed.
     """
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
+    with audited(engine, SYSTEM, target=f"layer:{layer}"), engine.connect() as conn:
         info = layer_info(conn, layer)
+        require(SYSTEM, "read_layer", info.ref)
         states = current_records(conn, info.id, layer_owner=info.ref.owner_org_id)
     out = [
         StaleRecord(s.feature_id or 0, s.key, s.name, s.last_assured.date() if s.last_assured else None,

@@ -24,6 +24,7 @@ from insight.partner import audit
 from insight.partner.auth import Principal, RecordRef, require
 from insight.partner.layer_rules import (
     LayerInfo,
+    audited,
     create_asset_layer,
     layer_info,
     layer_ref,
@@ -183,7 +184,7 @@ def apply_changes(
 
 def versions(engine: Engine, layer: str, *, actor: Principal) -> list[VersionInfo]:
     """Every version of ``layer``, newest first."""
-    with engine.connect() as conn:
+    with audited(engine, actor, target=f"layer:{layer}"), engine.connect() as conn:
         info = layer_info(conn, layer)
         require(actor, "view_history", info.ref)
         return store.version_history(conn, info.id)
@@ -197,7 +198,7 @@ def _check_number(conn: Connection, info: LayerInfo, number: int) -> None:
 
 def records_at(engine: Engine, layer: str, number: int, *, actor: Principal) -> list[RecordState]:
     """The records of ``layer`` as they were in version ``number``."""
-    with engine.connect() as conn:
+    with audited(engine, actor, target=f"layer:{layer}"), engine.connect() as conn:
         info = layer_info(conn, layer)
         require(actor, "view_history", info.ref)
         _check_number(conn, info, number)
@@ -231,7 +232,7 @@ def restore_changes(target: list[RecordState], current: list[RecordState], *,
 
 def restore_version(engine: Engine, layer: str, number: int, *, actor: Principal, ip: str | None = None) -> VersionInfo:
     """Make a new version of ``layer`` equal to version ``number`` (officers and admins)."""
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"layer:{layer}", ip=ip), engine.begin() as conn:
         info = layer_info(conn, layer)
         require(actor, "restore", info.ref)
         lock_layer(conn, info.id)
@@ -279,9 +280,11 @@ def edit_record(
     ``expected_state`` is the :func:`layer_state` the editor saw; if the layer
     changed since, VersionConflict asks them to look again. Key and owner never change.
     """
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"record:{feature_id}", ip=ip), engine.begin() as conn:
         layer_name = record_layer(conn, feature_id)
         info = layer_info(conn, layer_name)
+        if info.ref.counts_only:
+            require(actor, "edit_record", RecordRef(info.ref, None))
         lock_layer(conn, info.id)
         before = record_state(current_records(conn, info.id, layer_owner=info.ref.owner_org_id), feature_id)
         require(actor, "edit_record", RecordRef(info.ref, before.owner_org_id))

@@ -12,17 +12,23 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User
+from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User, UserSession
 from insight.store.timestamps import aware
 
 __all__ = [
     "ROLES",
+    "SessionRow",
     "TokenInfo",
     "UserRow",
+    "active_admins",
     "add_sign_in_attempt",
+    "end_session",
+    "end_user_sessions",
     "failed_attempt_times",
+    "find_session",
     "find_user",
     "insert_organisation",
+    "insert_session",
     "insert_token",
     "insert_user",
     "last_success",
@@ -34,8 +40,11 @@ __all__ = [
     "prune_sign_in_attempts",
     "record_sign_in",
     "revoke_token",
+    "revoke_user_tokens",
+    "set_active",
     "token_owner",
     "tokens_of",
+    "touch_session",
     "touch_token",
     "update_password",
     "update_role",
@@ -161,6 +170,19 @@ def record_sign_in(conn: Connection, user_id: int, *, at: datetime, password_has
     conn.execute(update(User).where(User.id == user_id).values(**values))
 
 
+def active_admins(conn: Connection) -> list[str]:
+    """Emails of the active administrators."""
+    return list(conn.execute(select(User.email).where(User.role == "admin", User.active.is_(True))).scalars())
+
+
+def set_active(conn: Connection, user_id: int, *, active: bool) -> None:
+    """Enable or disable an account; disabling also ends its sessions (the session epoch moves on)."""
+    values: dict[str, Any] = {"active": active}
+    if not active:
+        values["session_epoch"] = User.session_epoch + 1
+    conn.execute(update(User).where(User.id == user_id).values(**values))
+
+
 # --- sign-in attempts --------------------------------------------------------------------------------
 
 
@@ -238,3 +260,62 @@ def live_token(conn: Connection, token_hash: str) -> tuple[int, int] | None:
 def touch_token(conn: Connection, token_id: int) -> None:
     """Note that a token was used now."""
     conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=datetime.now(UTC)))
+
+
+def revoke_user_tokens(conn: Connection, user_id: int) -> int:
+    """Revoke every live token of a user; returns how many were live."""
+    done: int = conn.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=datetime.now(UTC))).rowcount
+    return done
+
+
+# --- browser sessions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A browser session as stored (never its secret)."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+
+
+def insert_session(conn: Connection, user_id: int, *, secret_hash: str, at: datetime) -> int:
+    """Start a session; returns its id."""
+    session_id: int = conn.execute(
+        insert(UserSession).values(user_id=user_id, secret_hash=secret_hash, created_at=at, last_seen_at=at)
+        .returning(UserSession.id)
+    ).scalar_one()
+    return session_id
+
+
+def find_session(conn: Connection, secret_hash: str) -> SessionRow | None:
+    """The session with this secret digest, ended or not; None if there is none."""
+    row = conn.execute(
+        select(UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at,
+               UserSession.ended_at).where(UserSession.secret_hash == secret_hash)
+    ).one_or_none()
+    if row is None:
+        return None
+    return SessionRow(row.id, row.user_id, aware(row.created_at), aware(row.last_seen_at), aware(row.ended_at))
+
+
+def touch_session(conn: Connection, session_id: int, *, at: datetime) -> None:
+    """Note that a session was used at ``at``."""
+    conn.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=at))
+
+
+def end_session(conn: Connection, session_id: int) -> None:
+    """End one session now (a session already ended keeps its first end)."""
+    conn.execute(update(UserSession).where(UserSession.id == session_id, UserSession.ended_at.is_(None))
+                 .values(ended_at=datetime.now(UTC)))
+
+
+def end_user_sessions(conn: Connection, user_id: int) -> int:
+    """End every open session of a user now; returns how many were open."""
+    done: int = conn.execute(update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+                             .values(ended_at=datetime.now(UTC))).rowcount
+    return done

@@ -6,13 +6,17 @@ cached snapshot), the JSON API, the partner pages, and the Dash pages, each page
 """
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import dash
 from dash import Dash, html
 
 from insight.config import Settings, load_settings
 from insight.web import api, pages, partner
 from insight.web.components import aria
-from insight.web.context import AppContext, install
+from insight.web.context import AppContext, context_of, install
+from insight.web.failures import install_guards
 
 INDEX_HTML = """<!DOCTYPE html>
 <html lang="en-GB">
@@ -64,4 +68,26 @@ def create_app(settings: Settings | None = None) -> Dash:
     partner.register(app.server, app_context)
     pages.register(app)
     app.layout = _shell
+    install_guards(app.server, app_context, script_hashes=app.csp_hashes(),
+                   page_paths=[p.get("path_template") or p["path"] for p in dash.page_registry.values()])
     return app
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def serve(app: Dash, *, host: str, port: int) -> None:
+    """Serve ``app`` until Ctrl+C or SIGTERM, then close the listening socket and the store's connections."""
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app.server, threaded=True)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        context_of(app.server).close()

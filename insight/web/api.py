@@ -22,8 +22,9 @@ from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profi
 from insight.analysis.perception import TABLE_COLUMNS, PerceptionResult
 from insight.analysis.places import Places
 from insight.analysis.profiles import Profile, default_crime_layer, layer_table, parse_period, profile
-from insight.errors import BadRequest, InsightError, NotFoundError, http_status
+from insight.errors import BadRequest, InsightError, NotFoundError, StoreError, http_status
 from insight.partner.versions import stale_feature_ids
+from insight.store.engine import ping
 from insight.web.context import AppContext, parse_perception_metric
 
 _NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
@@ -173,9 +174,11 @@ def _map_routes(server: Flask, context: AppContext) -> None:
         return jsonify({"results": views.search(context.places(), query)})
 
     @server.get("/healthz")
-    @guarded
     def health() -> Response:
-        context.engine  # noqa: B018 - opening the store is the check
+        try:
+            ping(context.engine)
+        except StoreError:
+            return _error(503, "the database is not available")
         return jsonify({"status": "ok"})
 
 

@@ -122,9 +122,11 @@ def crime_section(result: Profile) -> html.Section:
     period = f.loc[f["metric"] == "points_total", "period"].iloc[0]
     source = f.loc[f["metric"] == "points_total", "source"].iloc[0]
     heading = "Crime and anti-social behaviour" if title == "Crime and ASB" else title
+    change = ("; the change compares with the equal period before" if "points_change" in set(f["metric"])
+              else "")
     return section("crime", heading, [
         html.P(f"{source}, {period}. Rates are per 1,000 usual residents (Census 2021); rank 1 is the highest rate "
-               "among the areas of this layer; the change compares with the equal period before."),
+               f"among the areas of this layer{change}."),
         figure_table(result, f"All records in {result.name} against {result.comparator}",
                      ["points_total", "points_rate", "points_change"]),
         trend_chart(result),

@@ -17,7 +17,7 @@ from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.web.components import aria, field, select, tile_layers
 from insight.web.context import context, current_places, places_or_message
-from insight.web.explore_render import options_for, render, view_query
+from insight.web.explore_render import options_for, render, view_period, view_query
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DRAW_TOOLS = {"polygon": True, "rectangle": True, "polyline": False, "circle": False, "marker": False,
@@ -116,7 +116,8 @@ def controls(places: Places, view: dict) -> html.Div:
     """Search, and the choices of areas, shading, points and period, applied together by 'Update map'."""
     point_options = _point_options(places)
     months = _month_options(places)
-    area_choices, metric_options, category_options = options_for(places, view["boundary"], view["layers"])
+    area_choices, metric_options, category_options = options_for(places, view["boundary"], view["layers"],
+                                                                 view_period(view["from"], view["to"]))
     return html.Div([
         html.Div([
             _field("Search areas and places", dcc.Input(id="search", type="search", debounce=True,

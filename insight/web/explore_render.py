@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from insight.analysis import views
 from insight.analysis.perception import summary_sentence
 from insight.analysis.places import Places, month_number
-from insight.analysis.profiles import drawn_boundary, period_query, profile, tags_for
+from insight.analysis.profiles import drawn_boundary, period_query, period_text, profile, tags_for
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.web.components import area_options
@@ -74,14 +74,28 @@ def view_query(values: dict) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
-def options_for(places: Places, boundary: str, layers: list[str]) -> tuple[list, list, list]:
-    """The choices of area, shading figure and category for a boundary layer and the chosen point layers."""
+def view_period(start: str | None, end: str | None) -> tuple[int, int] | None:
+    """The months of a view's 'From' and 'To' (None unless both are set and in order)."""
+    if not (start and end):
+        return None
+    period = (month_number(start), month_number(end))
+    return period if period[0] <= period[1] else None
+
+
+def options_for(places: Places, boundary: str, layers: list[str],
+                period: tuple[int, int] | None = None) -> tuple[list, list, list]:
+    """The choices of area, shading figure and category for a boundary layer, the chosen point layers and period."""
     categories = sorted({c for layer in layers or [] for c in views.categories(places, layer)})
     try:
         survey_options = context().perception_options(boundary)
     except InsightError:
         survey_options = []
-    return (area_options(places, boundary), views.shading_options(places, boundary) + survey_options,
+    try:
+        figures = views.shading_options(places, boundary, layer=views.shading_layer(places, layers, period),
+                                        period=period)
+    except InsightError:
+        figures = views.shading_options(places, boundary)
+    return (area_options(places, boundary), figures + survey_options,
             [{"label": c, "value": c} for c in categories])
 
 
@@ -99,11 +113,14 @@ def _shown_value(value: float, unit: str) -> str:
 
 
 def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, int] | None,
-           metric: str = "") -> list:
+           metric: str = "", layer: str | None = None) -> list:
     if not area:
         return [html.H2("No area chosen"), html.P("Select an area on the map or in 'Focus on one area' to see "
                                                    "its figures against the borough.")]
-    result = profile(places, boundary, area, period=period)
+    try:
+        result = profile(places, boundary, area, crime_layer=layer, period=period)
+    except InsightError as exc:
+        return [html.H2("Figures not available"), html.P(f"The figures for this area cannot be shown: {exc}.")]
     figures = result.figures.set_index("metric")
     rows = []
     for key in PANEL_METRICS:
@@ -118,7 +135,7 @@ def _panel(places: Places, boundary: str, area: str | None, period: tuple[int, i
         html.H2(result.name),
         html.P(f"{result.boundary.meta.title} ({result.boundary.meta.vintage})", className="muted"),
         html.Dl(rows),
-        *_perception_note(boundary, area, metric, period),
+        *_perception_note(boundary, area, metric, period, layer),
         html.P(html.A("Full profile of this area", href=f"/area/{boundary}/{result.code}?{query}")),
         html.P(["Download: "] + [html.A(f.upper(), href=f"{base}.{f}?{query}") for f in ("csv", "xlsx", "html")],
                className="exports"),
@@ -133,14 +150,15 @@ def _shown(shade: views.Shading, code: str) -> str:
     return "—" if value is None else views.format_value(value, shade.unit)
 
 
-def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, int] | None) -> list:
+def _perception_note(boundary: str, area: str, metric: str, period: tuple[int, int] | None,
+                     layer: str | None = None) -> list:
     """When the map is shaded by a survey question, the chosen area's reading of it, in words."""
     chosen = parse_perception_metric(metric)
     if chosen is None:
         return []
     survey, question = chosen
     try:
-        result = context().perception(boundary, question, survey=survey, period=period)
+        result = context().perception(boundary, question, survey=survey, crime_layer=layer, period=period)
         return [html.P(summary_sentence(result, area), className="perception-verdict")]
     except InsightError:
         return []
@@ -152,7 +170,7 @@ def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:
     if chosen is not None:
         survey, question = chosen
         return views.perception_shading(context().perception(boundary, question, survey=survey,
-                                                               period=kw.get("period")))
+                                                               crime_layer=kw.get("layer"), period=kw.get("period")))
     return views.shading(places, boundary, metric, **kw)
 
 
@@ -170,8 +188,13 @@ def _table(places: Places, boundary: str, shade: views.Shading, counts: dict[str
                       className="data-table")
 
 
-def _drawn_panel(places: Places, polygon: BaseGeometry, period: tuple[int, int] | None) -> list:
-    result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", period=period)
+def _drawn_panel(places: Places, polygon: BaseGeometry, period: tuple[int, int] | None,
+                 layer: str | None = None) -> list:
+    try:
+        result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", crime_layer=layer,
+                         period=period)
+    except InsightError as exc:
+        return [html.H2("Drawn area"), html.P(f"The figures for the drawn area cannot be shown: {exc}.")]
     figures = result.figures.set_index("metric")
     rows = []
     for key in ("residents", "points_total", "points_rate", *[f"kind:{k}" for k in ASSET_KINDS]):
@@ -213,15 +236,22 @@ def _period(mv: MapView, messages: list[str]) -> tuple[int, int] | None:
     return period
 
 
-def _shade(places: Places, mv: MapView, period: tuple[int, int] | None,
-           messages: list[str]) -> tuple[views.Shading, str]:
-    """The shading asked for, or by residents (with the reason) when it cannot be drawn."""
-    try:
-        return _shading(places, mv.boundary, mv.metric, period=period, classing=mv.classes,
-                        palette=mv.palette), mv.metric
-    except InsightError as exc:
-        messages.append(str(exc))
-        return views.shading(places, mv.boundary, "residents", classing=mv.classes, palette=mv.palette), "residents"
+def _shade(places: Places, mv: MapView, period: tuple[int, int] | None, layer: str | None,
+           available: set[str], messages: list[str]) -> tuple[views.Shading, str]:
+    """The shading asked for, or by residents (saying why, in words) when it cannot be drawn."""
+    label = views.metric_label(mv.metric)
+    if mv.metric not in available:
+        title = places.point_layer(layer).meta.title if layer in places.points else "the loaded layers"
+        when = f" in {period_text(period)}" if period else ""
+        reason = f"'{title}' has no such records{when}"
+    else:
+        try:
+            return _shading(places, mv.boundary, mv.metric, layer=layer, period=period, classing=mv.classes,
+                            palette=mv.palette), mv.metric
+        except InsightError as exc:
+            reason = str(exc)
+    messages.append(f"The map cannot be shaded by {label}: {reason}. It is shaded by usual residents instead.")
+    return views.shading(places, mv.boundary, "residents", classing=mv.classes, palette=mv.palette), "residents"
 
 
 def _overlay(places: Places, mv: MapView, i: int, layer: str, polygon: BaseGeometry | None,
@@ -231,10 +261,14 @@ def _overlay(places: Places, mv: MapView, i: int, layer: str, polygon: BaseGeome
     params = {"boundary": mv.boundary if mv.area else "", "area": mv.area or "",
               "period": f"{mv.start}:{mv.end}" if period else "",
               "category": ",".join(mv.category), "kind": ",".join(mv.kind)}
-    collection = views.points_collection(
-        places, layer, boundary=mv.boundary if mv.area else None, area=mv.area, categories=mv.category or None,
-        kinds=mv.kind or None, period=period, polygon=polygon, limit=views.MAX_POINTS if polygon else 0,
-    )
+    try:
+        collection = views.points_collection(
+            places, layer, boundary=mv.boundary if mv.area else None, area=mv.area, categories=mv.category or None,
+            kinds=mv.kind or None, period=period, polygon=polygon, limit=views.MAX_POINTS if polygon else 0,
+        )
+    except InsightError as exc:
+        messages.append(f"No points of '{points.meta.title}' are shown: {exc}.")
+        return dl.GeoJSON(id={"type": "overlay", "layer": layer}, data={"type": "FeatureCollection", "features": []})
     if collection["total"] == 0:
         messages.append(f"No points of '{points.meta.title}' match the filters.")
     if collection["total"] > views.MAX_POINTS:
@@ -275,17 +309,18 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
     messages: list[str] = []
     polygon = _polygon(drawn, messages)
     period = _period(mv, messages)
-    shade, shade_metric = _shade(places, mv, period, messages)
+    layer = views.shading_layer(places, mv.layers, period)
+    areas, metric_options, category_options = options_for(places, mv.boundary, mv.layers, period)
+    shade, shade_metric = _shade(places, mv, period, layer, {o["value"] for o in metric_options}, messages)
     hideout = {"values": shade.values, "breaks": shade.breaks, "colours": shade.colours, "selected": mv.area}
     overlays = [_overlay(places, mv, i, layer, polygon, period, messages) for i, layer in enumerate(mv.layers)]
     counts = {layer: _counts_by_area(places, layer, mv.boundary, mv.category, mv.kind, period) for layer in mv.layers}
     shape: dict[str, Any] = {"type": "FeatureCollection", "features": []}
     if polygon is not None:
         shape["features"].append({"type": "Feature", "properties": {}, "geometry": polygon.__geo_interface__})
-        panel = _drawn_panel(places, polygon, period)
+        panel = _drawn_panel(places, polygon, period, layer)
     else:
-        panel = _panel(places, mv.boundary, mv.area, period, shade_metric)
-    areas, metric_options, category_options = options_for(places, mv.boundary, mv.layers)
+        panel = _panel(places, mv.boundary, mv.area, period, shade_metric, layer)
     return (
         f"/api/layers/{mv.boundary}.geojson", hideout, _legend(shade), overlays,
         _table(places, mv.boundary, shade, counts),

@@ -25,7 +25,9 @@ def register(server: Flask, context: AppContext) -> None:
     """Add the partner pages to ``server``, answering from ``context`` (its store and settings).
 
     Sets the session cookie to be HTTP-only, SameSite=Lax and (unless turned off)
-    Secure, and a request size limit just above the upload limit.
+    Secure, not renewed on each request (a sign-in's lifetime does not slide; the
+    session record in the store decides when it ends), and a request size limit just
+    above the upload limit.
     """
     settings = context.settings
     if not server.secret_key:
@@ -36,6 +38,7 @@ def register(server: Flask, context: AppContext) -> None:
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 1_000_000,
     )
     server.extensions[EXTENSION] = {"context": context}

@@ -7,9 +7,9 @@ import secrets
 from flask import flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from insight.errors import ConfigError, NotFoundError, SignInRefused
-from insight.partner import audit, auth, versions
-from insight.web.partner.blueprint import CSRF_FIELD, bp, client_ip, engine, page, settings, signed_in
+from insight.errors import BadRequest, ConfigError, NotFoundError, PermissionDenied, SignInRefused
+from insight.partner import audit, auth, sessions, versions
+from insight.web.partner.blueprint import CSRF_FIELD, MAX_ID, bp, client_ip, engine, page, settings, signed_in
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,6 +38,7 @@ def sign_in() -> ResponseReturnValue:
             else:
                 session.clear()
                 session.permanent = True
+                session["sid"] = sessions.start_session(engine(), user)
                 session["uid"], session["epoch"] = user.id, user.session_epoch
                 session[CSRF_FIELD] = secrets.token_urlsafe(32)
                 return redirect(_safe_next(request.form.get("next")))
@@ -47,13 +48,31 @@ def sign_in() -> ResponseReturnValue:
 
 @bp.post("/sign-out")
 def sign_out() -> ResponseReturnValue:
-    """End the session (recorded in the audit log)."""
-    if g.user.signed_in:
-        with engine().begin() as conn:
-            audit.record(conn, "sign_out", actor_id=g.user.id, actor_email=g.user.email, ip=client_ip())
+    """End the session for every copy of its cookie (recorded in the audit log)."""
+    secret = session.get("sid")
+    sessions.end_session(engine(), secret if isinstance(secret, str) else "", actor=g.user, ip=client_ip())
     session.clear()
     flash("You have signed out.")
     return redirect(url_for("partner.sign_in"))
+
+
+@bp.post("/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere() -> ResponseReturnValue:
+    """End every session of the signed-in user, on every device (API tokens stay: revoke them separately)."""
+    if g.via_token:
+        raise PermissionDenied("an API token cannot sign anyone out: sign in with a browser to do that")
+    ended = sessions.sign_out_everywhere(engine(), g.user, ip=client_ip())
+    session.clear()
+    flash(f"You have signed out everywhere ({ended} session(s) ended).")
+    return redirect(url_for("partner.sign_in"))
+
+
+def _token_id(raw: str) -> int:
+    """The token id sent in a form; BadRequest unless it is a whole number an id can be."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID:
+        raise BadRequest(f"'{raw[:20]}' is not a token number: choose the token to revoke from the list")
+    return int(raw)
 
 
 @bp.get("/")
@@ -103,10 +122,7 @@ def tokens() -> ResponseReturnValue:
     new = None
     if request.method == "POST":
         if request.form.get("revoke"):
-            try:
-                auth.revoke_token(engine(), int(request.form["revoke"]), actor=g.user)
-            except ValueError:
-                raise NotFoundError("no such token") from None
+            auth.revoke_token(engine(), _token_id(request.form["revoke"]), actor=g.user)
             flash("The token was revoked.")
             return redirect(url_for("partner.tokens"), code=303)
         new = auth.create_token(engine(), g.user, request.form.get("name", ""))

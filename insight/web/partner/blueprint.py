@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from insight.config import Settings
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, PermissionDenied, http_status
-from insight.partner import auth, uploads, versions
+from insight.partner import auth, sessions, uploads, versions
 from insight.partner.safe_files import human_size
 from insight.store import Engine
 from insight.web.context import AppContext
@@ -82,24 +82,46 @@ def csrf_token() -> str:
     return session[CSRF_FIELD]
 
 
+MAX_ID = 2**31 - 1
+"""The largest id a page address may name (ids are 32-bit in the store)."""
+
+
+def _bad_id() -> bool:
+    return any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in (request.view_args or {}).values())
+
+
+def _session_user() -> auth.Principal:
+    secret = session.get("sid")
+    if not isinstance(secret, str):
+        if session.get("uid") is not None:
+            session.clear()
+        return auth.ANONYMOUS
+    epoch = session.get("epoch")
+    user = sessions.session_user(engine(), secret, epoch=epoch if isinstance(epoch, int) else -1,
+                                 settings=settings())
+    if user is None:
+        session.clear()
+        return auth.ANONYMOUS
+    return user
+
+
 @bp.before_request
 def _load_user() -> Response | None:
     g.via_token = False
+    g.user = auth.ANONYMOUS
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         user = auth.authenticate_token(engine(), header[7:].strip())
         if user is None:
             return json_error(401, "the API token is not valid or was revoked")
         g.user, g.via_token = user, True
-        return None
-    g.user = auth.ANONYMOUS
-    uid = session.get("uid")
-    if uid is not None:
-        user = auth.user_by_id(engine(), uid, epoch=session.get("epoch"))
-        if user is None:
-            session.clear()
-        else:
-            g.user = user
+        return json_error(404, "no such record, upload or version") if _bad_id() else None
+    if request.path.startswith("/partner/api/") and request.method != "GET":
+        return json_error(401, "the API takes a token: Authorization: Bearer <token>")
+    g.user = _session_user()
+    if _bad_id():
+        return page("partner/message.html", 404, title="Not found", message="There is no such record, upload "
+                    "or version. Check the address.")
     if request.method == "POST":
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
         expected = session.get(CSRF_FIELD, "")
@@ -176,7 +198,8 @@ def stage_file(file: FileStorage, report: str, refused: str,
 
 @bp.errorhandler(PermissionDenied)
 def _denied(error: PermissionDenied) -> Response:
-    if request.method == "POST" or g.get("via_token"):
+    rows = isinstance(error, auth.RowsRefused)
+    if not getattr(error, "audited", False) and (rows or request.method == "POST" or g.get("via_token")):
         versions.deny(engine(), g.user, request.endpoint or "?", request.path, ip=client_ip())
     if g.get("via_token"):
         return json_error(403, str(error))

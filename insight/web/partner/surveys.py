@@ -92,7 +92,7 @@ def survey_commit(upload_id: int) -> ResponseReturnValue:
 @bp.post("/surveys/uploads/<int:upload_id>/discard")
 @signed_in
 def survey_discard(upload_id: int) -> ResponseReturnValue:
-    """Discard a staged survey file; the layer is unchanged."""
+    """Discard a staged survey file (its sender, an officer or an administrator); the layer is unchanged."""
     staged = survey_uploads.discard_survey(engine(), upload_id, actor=g.user, ip=client_ip())
     flash(f"{staged.filename} was discarded; nothing in the survey layer changed.")
     return redirect(url_for("partner.surveys"), code=303)

@@ -72,7 +72,7 @@ def commit(upload_id: int) -> ResponseReturnValue:
 @bp.post("/uploads/<int:upload_id>/discard")
 @signed_in
 def discard(upload_id: int) -> ResponseReturnValue:
-    """Discard a staged upload; the layer is unchanged."""
+    """Discard a staged upload (its sender, an officer or an administrator); the layer is unchanged."""
     _not_a_survey(upload_id)
     uploads.discard_upload(engine(), upload_id, actor=g.user, ip=client_ip())
     flash("The upload was discarded; nothing in the layer changed.")
