@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from insight.errors import ConfigError
-from insight.partner import auth, sessions
+from insight.partner import auth
 from tests.partner_fixtures import make_world, run_cli
 from tests.test_partner_web import _app, _csrf, _sign_in
 
