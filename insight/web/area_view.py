@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from insight.analysis.places import Places, month_label
-from insight.analysis.profiles import default_crime_layer, default_period, parse_period, period_query
+from insight.analysis.profiles import default_crime_layer, default_period, parse_period
 from insight.errors import ConfigError, NotFoundError
-from insight.web.components import shortened, single
+from insight.web.components import layer_period_query, shortened, single
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,7 @@ class AreaView:
 
     def query(self) -> dict[str, str]:
         """The URL query that reproduces this view."""
-        out = {"comparator": self.comparator}
-        if self.layer:
-            out["layer"] = self.layer
-        if self.period:
-            out["period"] = period_query(self.period)
-        return out
+        return {"comparator": self.comparator, **layer_period_query(self.layer, self.period)}
 
     @property
     def search(self) -> str:

@@ -14,11 +14,11 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from insight.analysis import views
 from insight.analysis.places import Places
-from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, period_query, period_text, profile
+from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, period_text, profile
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
 from insight.web.area_view import check_layer, check_period, default_comparator
-from insight.web.components import area_options, aria, field, select, shortened, single
+from insight.web.components import area_options, aria, field, layer_period_query, select, shortened, single
 from insight.web.context import current_places, places_or_message
 from insight.web.figures import category_rows, figure_value, fmt, fmt_change, fmt_rank
 
@@ -48,11 +48,7 @@ class CompareView:
         out = {"boundary": self.boundary}
         if self.areas:
             out["areas"] = ",".join(self.areas)
-        if self.layer:
-            out["layer"] = self.layer
-        if self.period:
-            out["period"] = period_query(self.period)
-        return out
+        return out | layer_period_query(self.layer, self.period)
 
     @property
     def search(self) -> str:

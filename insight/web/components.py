@@ -10,6 +10,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from insight.analysis.places import Places
+from insight.analysis.profiles import period_query
 from insight.config import Settings
 
 
@@ -111,3 +112,11 @@ def area_options(places: Places, boundary: str) -> list[dict]:
 def tile_layers(settings: Settings) -> list:
     """The base map's tile layer, or none when no tile URL is configured (boundaries still draw)."""
     return [dl.TileLayer(url=settings.tile_url, attribution=settings.tile_attribution)] if settings.tile_url else []
+
+
+def layer_period_query(layer: str | None, period: tuple[int, int] | None) -> dict[str, str]:
+    """The URL parameters that carry a chosen point layer and period (empty when not chosen)."""
+    out = {"layer": layer} if layer else {}
+    if period:
+        out["period"] = period_query(period)
+    return out
