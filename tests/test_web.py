@@ -122,17 +122,26 @@ def test_bad_url_parameters_give_a_readable_message(page, app_url: str) -> None:
 
 
 def test_popup_text_is_escaped(web_app) -> None:
+    from sqlalchemy import text
+
     from insight.analysis import views
 
     with web_app.server.test_request_context():
         from insight.web.context import context
 
         places = context().places()
-    points = places.point_layer("schools")
-    points.names[0] = "<img src=x onerror=alert(1)>"
-    for key in (("display", "schools"), ("display-json", "schools")):  # text is escaped once per snapshot
-        places.cache.pop(key, None)
-    collection = views.points_collection(places, "schools", limit=1)
+        engine = context().engine
+    first = "SELECT min(f.id) FROM features f JOIN layers l ON l.id = f.layer_id WHERE l.name = 'schools'"
+    with engine.begin() as conn:
+        fid, name = conn.execute(text(f"SELECT id, name FROM features WHERE id = ({first})")).one()
+        conn.execute(text("UPDATE features SET name = :n WHERE id = :i"),
+                     {"n": "<img src=x onerror=alert(1)>", "i": fid})
+    try:
+        collection = views.points_collection(places, "schools", limit=1)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE features SET name = :n WHERE id = :i"), {"n": name, "i": fid})
+    assert collection["features"][0]["properties"]["id"] == fid
     assert collection["features"][0]["properties"]["name"] == "&lt;img src=x onerror=alert(1)&gt;"
 
 

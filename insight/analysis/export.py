@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 from shapely.geometry.base import BaseGeometry
 
 from insight.analysis.places import Places
-from insight.analysis.profiles import Profile
+from insight.analysis.profiles import Profile, area_query
 from insight.errors import BadRequest
 from insight.geo.crs import STORAGE_CRS, to_metric
 
@@ -139,20 +139,14 @@ def area_features(profile: Profile, places: Places, *, crime_layer: str | None =
             (n for n, p in places.points.items() if p.meta.title in crime_section["label"].iloc[0]), None
         )
     if crime_layer:
-        points = places.point_layer(crime_layer)
-        from insight.analysis.profiles import tags_for  # the same tags the figures were counted with
-
-        inside = tags_for(points, profile.boundary) == profile.boundary.index_of(profile.code)
         period = crime_section["period"].iloc[0] if len(crime_section) else ""
-        if " to " in period:
-            from insight.analysis.places import month_number
-
-            start, end = (month_number(p) for p in period.split(" to "))
-            inside &= (points.month >= start) & (points.month <= end)
+        months = tuple(period.split(" to ")) if " to " in period else None
+        boundary = profile.boundary
+        query = area_query(boundary, boundary.index_of(profile.code), months=months)
+        found = places.points_source().points(crime_layer, query).frame
         layers["crime"] = gpd.GeoDataFrame(
-            {"layer": crime_layer, "category": points.category[inside], "street": points.names[inside],
-             "month": [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in points.month[inside]]},
-            geometry=gpd.points_from_xy(points.x[inside], points.y[inside]), crs=STORAGE_CRS,
+            {"layer": crime_layer, "category": found["category"], "street": found["name"], "month": found["month"]},
+            geometry=gpd.points_from_xy(found["x"].astype(float), found["y"].astype(float)), crs=STORAGE_CRS,
         )
     return layers
 

@@ -1,21 +1,24 @@
 """A read-only, in-memory snapshot of the store for place-based analysis.
 
-Profiles, ward tables and the map's filters are computed from this snapshot with
-pure functions. Points carry the area index they were tagged with at load time in
-every boundary layer, so a view is an integer filter and a count, not a spatial join.
+Profiles, ward tables and the map's figures are computed from this snapshot with pure
+functions. It holds boundaries, small-area figures and the counts stored at load time
+(per area, month, category and asset kind), never the points themselves: points are
+read from the store through a :class:`PointSource` when a view asks for them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
-from insight.errors import NotFoundError
+from insight.errors import NotFoundError, StoreError
 from insight.store import Engine, LayerSummary, layer_summaries, read_areas, read_indicator_values, read_lookups
-from insight.store.snapshot import layer_and_area_ids, read_point_rows
+from insight.store.counts import read_counts
+from insight.store.points import PointPage, PointQuery, StorePointSource
 
 NO_MONTH = -1
 
@@ -52,35 +55,88 @@ class BoundaryData:
         )
 
 
+@dataclass(frozen=True)
+class Counts:
+    """Stored counts of one point layer, as arrays aligned by row.
+
+    ``area`` is the area's position in its boundary layer (-1 on whole-layer rows),
+    ``month`` a month number (:data:`NO_MONTH` when undated), ``category`` a code into
+    the layer's ``categories``, ``kind`` an asset kind or None, ``n`` how many points.
+    """
+
+    area: np.ndarray
+    month: np.ndarray
+    category: np.ndarray
+    kind: np.ndarray
+    n: np.ndarray
+
+    def where(self, mask: np.ndarray) -> Counts:
+        """The rows where ``mask`` holds."""
+        return Counts(self.area[mask], self.month[mask], self.category[mask], self.kind[mask], self.n[mask])
+
+    def total(self) -> int:
+        """How many points the rows count."""
+        return int(self.n.sum())
+
+
+def _months(values: pd.Series) -> np.ndarray:
+    labels = {m: month_number(m) for m in set(values.dropna().tolist())}
+    return np.array([labels.get(m, NO_MONTH) if isinstance(m, str) else NO_MONTH for m in values], dtype=np.int64)
+
+
+def counts_from_frame(frame: pd.DataFrame, area: np.ndarray, categories: list[str]) -> Counts:
+    """:class:`Counts` from stored rows (``month, category, asset_kind, n``) and each row's area position."""
+    codes = pd.Categorical(frame["category"].fillna("(none)"), categories=categories).codes.astype(np.int64)
+    keep = codes >= 0
+    return Counts(
+        area=np.asarray(area, dtype=np.int64)[keep], month=_months(frame["month"])[keep], category=codes[keep],
+        kind=frame["asset_kind"].to_numpy(dtype=object)[keep], n=frame["n"].to_numpy(dtype=np.int64)[keep],
+    )
+
+
+class PointSource(Protocol):
+    """Where counts and points come from on demand (the store, in the app and the CLI)."""
+
+    def counts(self, layer: str, boundary: str) -> pd.DataFrame:
+        """Stored counts of ``layer`` in ``boundary``: area_code, month, category, asset_kind, n."""
+
+    def counts_within(self, layer: str, polygons: list[BaseGeometry]) -> pd.DataFrame:
+        """Counts of ``layer`` inside each polygon: area (position), month, category, asset_kind, n."""
+
+    def points(self, layer: str, query: PointQuery) -> PointPage:
+        """A page of ``layer``'s points matching ``query``."""
+
+    def search(self, layers: list[str], text: str, limit: int) -> pd.DataFrame:
+        """Named points of ``layers`` containing ``text``: layer, name, x, y."""
+
+
 @dataclass
 class PointData:
-    """A point layer as arrays aligned by position, with its tags in each boundary layer."""
+    """A point layer as the app knows it: its whole-layer counts, and its counts per boundary layer on demand."""
 
     meta: LayerSummary
-    ids: np.ndarray
-    names: np.ndarray
-    category: np.ndarray
-    month: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    asset_kind: np.ndarray
-    tags: dict[str, np.ndarray] = field(default_factory=dict)
-    category_codes: np.ndarray = field(init=False)
-    categories: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        known = pd.Series(self.category, dtype=object).fillna("(none)")
-        codes, uniques = pd.factorize(known, sort=True)
-        self.category_codes = codes.astype(np.int64)
-        self.categories = list(uniques)
+    totals: Counts
+    categories: list[str]
+    by_boundary: dict[str, Counts] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.totals.total()
 
     def months(self) -> tuple[int, int] | None:
         """First and last month number with records; None when no record is dated."""
-        present = self.month[self.month != NO_MONTH]
+        present = self.totals.month[(self.totals.month != NO_MONTH) & (self.totals.n > 0)]
         return (int(present.min()), int(present.max())) if len(present) else None
+
+    def in_period(self, period: tuple[int, int] | None) -> int:
+        """How many records fall in ``period`` (every record when None)."""
+        if period is None:
+            return len(self)
+        t = self.totals
+        return int(t.n[(t.month >= period[0]) & (t.month <= period[1])].sum())
+
+    def kinds(self) -> list[str]:
+        """The asset kinds the layer's records have."""
+        return sorted({k for k in self.totals.kind.tolist() if k})
 
 
 @dataclass
@@ -94,6 +150,7 @@ class Places:
     deprivation: pd.DataFrame | None = None
     lookups: dict[str, pd.DataFrame] = field(default_factory=dict)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    source: PointSource | None = field(default=None, repr=False)
 
     @property
     def authority(self) -> BoundaryData | None:
@@ -120,40 +177,31 @@ class Places:
             raise NotFoundError(f"no point layer '{name}' (point layers: {', '.join(sorted(self.points))})")
         return self.points[name]
 
+    def points_source(self) -> PointSource:
+        """Where points and counts are read on demand; StoreError when the snapshot has none."""
+        if self.source is None:
+            raise StoreError("this snapshot was made without a store, so it cannot read points")
+        return self.source
 
-def _point_data(engine: Engine, meta: LayerSummary, boundary_ids: dict[int, tuple[str, dict[int, int]]]) -> PointData:
-    """A point layer's arrays, with each point's area position in every tagged boundary layer."""
-    found = read_point_rows(engine, meta.name, boundary_layer_ids=list(boundary_ids),
-                            properties=meta.theme == "assets")
-    frame = found.frame
-    kinds = np.full(len(frame), meta.asset_kind, dtype=object)
-    if found.properties is not None:
-        kinds = np.array([p.get("asset_kind") or meta.asset_kind for p in found.properties], dtype=object)
-    ids = frame["id"].to_numpy(dtype=np.int64)
-    position = pd.Series(np.arange(len(ids)), index=ids)
-    months = np.array(
-        [NO_MONTH if not isinstance(m, str) else month_number(m) for m in frame["month"]], dtype=np.int64
-    )
-    data = PointData(
-        meta=meta,
-        ids=ids,
-        names=frame["name"].to_numpy(dtype=object),
-        category=frame["category"].to_numpy(dtype=object),
-        month=months,
-        x=frame["x"].to_numpy(dtype=float, na_value=np.nan),
-        y=frame["y"].to_numpy(dtype=float, na_value=np.nan),
-        asset_kind=kinds,
-    )
-    tags = found.tags
-    for boundary_id, (boundary_name, area_position) in boundary_ids.items():
-        index = np.full(len(ids), -1, dtype=np.int32)
-        these = tags[tags["boundary"] == boundary_id]
-        if len(these):
-            index[position.loc[these["feature"].to_numpy()].to_numpy()] = (
-                these["area"].map(area_position).to_numpy(dtype=np.int32)
-            )
-        data.tags[boundary_name] = index
-    return data
+    def counts(self, layer: str | PointData, boundary: BoundaryData) -> Counts:
+        """A point layer's counts in each area of ``boundary`` (stored ones, read once; drawn areas counted now)."""
+        points = self.point_layer(layer) if isinstance(layer, str) else layer
+        if boundary.meta.area_type == "drawn":
+            frame = self.points_source().counts_within(points.meta.name, list(boundary.areas.geometry))
+            return counts_from_frame(frame, frame["area"].to_numpy(), points.categories)
+        name = boundary.meta.name
+        if name not in points.by_boundary:
+            frame = self.points_source().counts(points.meta.name, name)
+            positions = pd.Index(boundary.areas["code"]).get_indexer(frame["area_code"])
+            points.by_boundary[name] = counts_from_frame(frame, positions, points.categories)
+        return points.by_boundary[name]
+
+
+def _point_data(meta: LayerSummary, totals: pd.DataFrame) -> PointData:
+    """A point layer from its whole-layer counts."""
+    categories = sorted(set(totals["category"].fillna("(none)").tolist()))
+    counts = counts_from_frame(totals, np.full(len(totals), -1, dtype=np.int64), categories)
+    return PointData(meta=meta, totals=counts, categories=categories)
 
 
 def _population(engine: Engine, layers: dict[str, LayerSummary]) -> tuple[pd.DataFrame | None, str | None]:
@@ -175,38 +223,24 @@ def _deprivation(engine: Engine, layers: dict[str, LayerSummary]) -> tuple[pd.Da
     return None, None
 
 
-def load_places(
-    engine: Engine, *, include_restricted: bool = False, tagged: set[str] | None = None
-) -> Places:
+def load_places(engine: Engine, *, include_restricted: bool = False) -> Places:
     """Read the store into a :class:`Places` snapshot (public layers unless ``include_restricted``).
 
-    ``tagged`` limits which boundary layers' load-time tags are read (default: all);
-    points are joined to the others on demand. A one-off command reads only what it needs.
+    Boundaries, small-area figures and each point layer's whole-layer counts are read now;
+    counts per boundary layer when first used; points only when asked for, through the store.
     """
     summaries = {
         s.name: s for s in layer_summaries(engine) if include_restricted or s.sensitivity == "public"
     }
-    ids, area_ids = layer_and_area_ids(engine)
-    boundaries: dict[str, BoundaryData] = {}
-    boundary_ids: dict[int, tuple[str, dict[int, int]]] = {}
-    for name, meta in summaries.items():
-        if meta.kind != "boundary":
-            continue
-        areas = read_areas(engine, name).reset_index(drop=True)
-        boundaries[name] = BoundaryData(meta=meta, areas=areas)
-        if tagged is not None and name not in tagged:
-            continue
-        code_position = {c: i for i, c in enumerate(areas["code"])}
-        these = area_ids[area_ids["layer_id"] == ids[name]]
-        boundary_ids[ids[name]] = (
-            name, {int(aid): code_position[code] for aid, code in zip(these["area_id"], these["code"])}
-        )
+    boundaries = {
+        name: BoundaryData(meta=meta, areas=read_areas(engine, name).reset_index(drop=True))
+        for name, meta in summaries.items() if meta.kind == "boundary"
+    }
     points = {
-        name: _point_data(engine, meta, boundary_ids)
-        for name, meta in summaries.items()
-        if meta.kind == "points"
+        name: _point_data(meta, read_counts(engine, name, None))
+        for name, meta in summaries.items() if meta.kind == "points"
     }
     population, _ = _population(engine, summaries)
     deprivation, _ = _deprivation(engine, summaries)
     lookups = {name: read_lookups(engine, name) for name, meta in summaries.items() if meta.kind == "lookup"}
-    return Places(boundaries, points, summaries, population, deprivation, lookups)
+    return Places(boundaries, points, summaries, population, deprivation, lookups, source=StorePointSource(engine))

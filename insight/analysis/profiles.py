@@ -1,8 +1,8 @@
 """Area profiles: population, deprivation, crime and assets for any area of any type.
 
 Everything here is a pure function of a :class:`insight.analysis.places.Places` snapshot. Figures
-for all areas of a layer are computed together with integer counts (``numpy.bincount``
-on the tags made at load time), so one profile and a whole ward table cost the same.
+for all areas of a layer are computed together from the counts stored at load time (per
+area, month, category and asset kind), so one profile and a whole ward table cost the same.
 Every figure carries its source, period, boundary vintage and method.
 """
 from __future__ import annotations
@@ -19,13 +19,13 @@ import shapely
 from numpy.typing import ArrayLike
 from shapely.geometry.base import BaseGeometry
 
-from insight.analysis.places import BoundaryData, Places, PointData, month_label, month_number
+from insight.analysis.places import BoundaryData, Counts, Places, PointData, month_label, month_number
 from insight.errors import BadRequest, ConfigError
 from insight.geo.apportion import TOTAL, apportion, bridge_codes, choose_weights, weighted_mean
 from insight.geo.crs import STORAGE_CRS
-from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
 from insight.store.io import LayerSummary
+from insight.store.points import PointQuery
 
 AGE_PREFIX = "usual_residents_aged_"
 T = TypeVar("T")
@@ -116,11 +116,11 @@ class AreaTable:
         )
 
 
-def tags_for(points: PointData, boundary: BoundaryData) -> np.ndarray:
-    """Area index of each point: the load-time tags, or a fresh join for an ad-hoc (drawn) boundary."""
-    if boundary.meta.name in points.tags:
-        return points.tags[boundary.meta.name]
-    return assign_points(points.x, points.y, boundary.areas.geometry)
+def area_query(boundary: BoundaryData, i: int, **filters: Any) -> PointQuery:
+    """The query for the points in area ``i`` of ``boundary``: by its stored tags, or inside a drawn polygon."""
+    if boundary.meta.area_type == "drawn":
+        return PointQuery(polygon=boundary.areas.geometry.iloc[i], **filters)
+    return PointQuery(boundary=boundary.meta.name, area=str(boundary.areas["code"].iloc[i]), **filters)
 
 
 def _weights(places: Places, lsoa: BoundaryData, boundary: BoundaryData) -> tuple[pd.DataFrame, str]:
@@ -171,12 +171,21 @@ def _deprivation(places: Places, boundary: BoundaryData) -> tuple[pd.DataFrame, 
     return out, f"population-weighted ({method})"
 
 
-def _counts(area_index: np.ndarray, points: PointData, mask: np.ndarray, n: int) -> pd.DataFrame:
-    keep = mask & (area_index >= 0)
-    k = len(points.categories)
-    flat = np.bincount(area_index[keep] * k + points.category_codes[keep], minlength=n * k)
-    counts = pd.DataFrame(flat.reshape(n, k), columns=points.categories)
-    return counts.loc[:, counts.sum(axis=0) > 0] if mask.any() else counts.iloc[:, :0]
+def _counts(counts: Counts, mask: np.ndarray, n: int, categories: list[str]) -> pd.DataFrame:
+    """Records per area (rows) and category (columns) among the count rows where ``mask`` holds."""
+    keep = mask & (counts.area >= 0)
+    k = len(categories)
+    flat = np.bincount(counts.area[keep] * k + counts.category[keep], weights=counts.n[keep], minlength=n * k)
+    table = pd.DataFrame(flat.astype(np.int64).reshape(n, k), columns=categories)
+    return table.loc[:, table.sum(axis=0) > 0] if mask.any() else table.iloc[:, :0]
+
+
+def _monthly(counts: Counts, mask: np.ndarray, n: int, period: tuple[int, int]) -> np.ndarray:
+    """Records per area (rows) and month of ``period`` (columns) among the rows where ``mask`` holds."""
+    monthly = np.zeros((n, period[1] - period[0] + 1), dtype=np.int64)
+    sel = mask & (counts.area >= 0)
+    np.add.at(monthly, (counts.area[sel], counts.month[sel] - period[0]), counts.n[sel])
+    return monthly
 
 
 def _cached(places: Places, key: tuple[str, str], boundary: BoundaryData, compute: Callable[[], T]) -> T:
@@ -209,8 +218,8 @@ def area_table(
         crime = places.point_layer(crime_name)
         if period is not None:
             notes.append(f"'{crime.meta.title}' has no dates, so every record is counted and the period is not used.")
-        tags = tags_for(crime, data)
-        counts = _counts(tags, crime, np.ones(len(crime), dtype=bool), n)
+        stored = places.counts(crime, data)
+        counts = _counts(stored, np.ones(len(stored.n), dtype=bool), n, crime.categories)
         previous = counts * np.nan
         monthly = np.zeros((n, 0), dtype=np.int64)
         crime_meta, period = crime.meta, None
@@ -218,12 +227,12 @@ def area_table(
         crime = places.point_layer(crime_name)
         check_period(crime, period)
         period = period or default_period(crime)
-        tags = tags_for(crime, data)
+        stored = places.counts(crime, data)
         length = period[1] - period[0] + 1
-        now = (crime.month >= period[0]) & (crime.month <= period[1])
-        before = (crime.month >= period[0] - length) & (crime.month < period[0])
-        counts = _counts(tags, crime, now, n)
-        previous = _counts(tags, crime, before, n).reindex(columns=counts.columns, fill_value=0)
+        now = (stored.month >= period[0]) & (stored.month <= period[1])
+        before = (stored.month >= period[0] - length) & (stored.month < period[0])
+        counts = _counts(stored, now, n, crime.categories)
+        previous = _counts(stored, before, n, crime.categories).reindex(columns=counts.columns, fill_value=0)
         span = crime.months()
         if span and period[0] - length < span[0]:
             notes.append(
@@ -231,9 +240,7 @@ def area_table(
                 f"the data ({month_label(span[0])}): no change is reported"
             )
             previous = previous * np.nan
-        monthly = np.zeros((n, length), dtype=np.int64)
-        sel = now & (tags >= 0)
-        np.add.at(monthly, (tags[sel], crime.month[sel] - period[0]), 1)
+        monthly = _monthly(stored, now, n, period)
         crime_meta = crime.meta
     else:
         counts = previous = pd.DataFrame(index=range(n))
@@ -245,13 +252,13 @@ def area_table(
     for name, points in places.points.items():
         if points.meta.theme != "assets":
             continue
-        tags = tags_for(points, data)
-        inside = tags >= 0
-        assets[name] = np.bincount(tags[inside], minlength=n)
+        stored = places.counts(points, data)
+        inside = stored.area >= 0
+        assets[name] = np.bincount(stored.area[inside], weights=stored.n[inside], minlength=n).astype(np.int64)
         asset_layers[name] = points.meta
         for kind in ASSET_KINDS:
-            chosen = inside & (points.asset_kind == kind)
-            kinds[kind] += np.bincount(tags[chosen], minlength=n)
+            chosen = inside & (stored.kind == kind)
+            kinds[kind] += np.bincount(stored.area[chosen], weights=stored.n[chosen], minlength=n).astype(np.int64)
     return AreaTable(
         boundary=data, population=population, population_method=pop_method, deprivation=deprivation,
         deprivation_method=dep_method, crime_counts=counts, crime_previous=previous, crime_monthly=monthly,
@@ -371,7 +378,7 @@ def _crime_metrics(out: _Columns, table: AreaTable) -> None:
     total = counts.sum(axis=1).to_numpy(dtype=float)
     section = "Crime and ASB" if cm.theme == "crime" else cm.title
     out.add("points_total", total, section=section, label=f"{cm.title}: all records", unit="records",
-            source=source, period=period, method="point in area (load-time tags)")
+            source=source, period=period, method="point in area (counted when loaded)")
     with np.errstate(invalid="ignore", divide="ignore"):
         out.add("points_rate", total / residents * 1000, section=section, label="All records per 1,000 residents",
                 unit="per 1,000", source=source, period=period, method="count / Census 2021 residents", rank=True)
@@ -384,7 +391,7 @@ def _crime_metrics(out: _Columns, table: AreaTable) -> None:
     for category in counts.columns:
         label = str(category).replace("-", " ").capitalize()
         out.add(f"count:{category}", counts[category], section=section, label=f"{label}: records",
-                unit="records", source=source, period=period, method="point in area (load-time tags)")
+                unit="records", source=source, period=period, method="point in area (counted when loaded)")
         with np.errstate(invalid="ignore", divide="ignore"):
             out.add(f"rate:{category}", counts[category].to_numpy(float) / residents * 1000, section=section,
                     label=f"{label} per 1,000 residents", unit="per 1,000", source=source, period=period,
@@ -396,7 +403,7 @@ def _asset_metrics(out: _Columns, table: AreaTable) -> None:
     n = len(table.boundary.areas)
     for name, layer in table.asset_layers.items():
         out.add(f"assets:{name}", table.assets[name].to_numpy(dtype=float), section="Assets", label=layer.title,
-                unit="places", source=_source(layer), period="as loaded", method="point in area (load-time tags)"
+                unit="places", source=_source(layer), period="as loaded", method="point in area (counted when loaded)"
                 + ("; ILLUSTRATIVE data" if layer.illustrative else ""))
     sources = "; ".join(sorted({_source(m) for m in table.asset_layers.values()})) or "no asset layers loaded"
     for kind in ASSET_KINDS:
@@ -499,11 +506,17 @@ def profile(
     by_category = pd.DataFrame(columns=["month", "category", "records"])
     if table.crime_meta is not None and table.period:
         points = places.point_layer(table.crime_meta.name)
-        chosen = (tags_for(points, data) == i) & (points.month >= table.period[0]) & (points.month <= table.period[1])
+        stored = places.counts(points, data)
+        named = np.array([c != "(none)" for c in points.categories], dtype=bool)
+        chosen = ((stored.area == i) & (stored.month >= table.period[0]) & (stored.month <= table.period[1])
+                  & named[stored.category] if len(named) else np.zeros(len(stored.n), dtype=bool))
         if chosen.any():
             by_category = (
-                pd.DataFrame({"month": points.month[chosen], "category": points.category[chosen]})
-                .value_counts().rename("records").reset_index().sort_values(["month", "category"])
+                pd.DataFrame({"month": stored.month[chosen],
+                              "category": np.array(points.categories, dtype=object)[stored.category[chosen]],
+                              "records": stored.n[chosen]})
+                .groupby(["month", "category"], as_index=False).agg(records=("records", "sum"))
+                .sort_values(["month", "category"])
             )
             by_category["month"] = by_category["month"].map(month_label)
             by_category = by_category.reset_index(drop=True)
@@ -524,18 +537,18 @@ def profile(
 
 
 def area_assets(places: Places, boundary: BoundaryData, i: int) -> pd.DataFrame:
-    """Every asset inside area ``i``: layer, kind, name, category and location."""
+    """Every asset inside area ``i``: layer, kind, name, category and location (read from the store)."""
     frames = []
     for name, points in places.points.items():
         if points.meta.theme != "assets":
             continue
-        inside = tags_for(points, boundary) == i
-        if not inside.any():
+        found = places.points_source().points(name, area_query(boundary, i)).frame
+        if not len(found):
             continue
         frames.append(pd.DataFrame({
-            "layer": name, "layer_title": points.meta.title, "asset_kind": points.asset_kind[inside],
-            "name": points.names[inside], "category": points.category[inside],
-            "longitude": points.x[inside], "latitude": points.y[inside],
+            "layer": name, "layer_title": points.meta.title, "asset_kind": found["asset_kind"],
+            "name": found["name"], "category": found["category"],
+            "longitude": found["x"].astype(float), "latitude": found["y"].astype(float),
             "illustrative": points.meta.illustrative,
         }))
     columns = ["layer", "layer_title", "asset_kind", "name", "category", "longitude", "latitude", "illustrative"]

@@ -1,7 +1,8 @@
 """What the web app shows, as plain data: shading values, legends, filtered points, search results.
 
-Pure functions of a :class:`insight.analysis.places.Places` snapshot; the Dash callbacks and the JSON
-endpoints only call these and shape the output.
+Functions of a :class:`insight.analysis.places.Places` snapshot (points come through its source,
+read from the store by index); the Dash callbacks and the JSON endpoints only call these and shape
+the output.
 """
 from __future__ import annotations
 
@@ -24,11 +25,10 @@ from insight.analysis.profiles import (
     default_crime_layer,
     default_period,
     metrics,
-    tags_for,
 )
 from insight.errors import ConfigError
-from insight.geo.joins import assign_points
 from insight.layers import ASSET_KINDS
+from insight.store.points import PointPage, PointQuery
 
 PALETTES = {
     # ColorBrewer sequential schemes, safe for the common forms of colour blindness.
@@ -85,10 +85,7 @@ def shading_layer(places: Places, chosen: list[str], period: tuple[int, int] | N
     crime = [n for n, p in places.points.items() if p.meta.theme == "crime"]
 
     def records(name: str) -> int:
-        points = places.point_layer(name)
-        if period is None:
-            return len(points)
-        return int(((points.month >= period[0]) & (points.month <= period[1])).sum())
+        return places.point_layer(name).in_period(period)
 
     for name in chosen:
         if name in crime and records(name):
@@ -173,53 +170,58 @@ def shading(
     )
 
 
-def points_mask(
+def _checked_kinds(kinds: list[str] | None) -> list[str]:
+    unknown = set(kinds or []) - set(ASSET_KINDS)
+    if unknown:
+        raise ConfigError(f"unknown asset kind(s) {', '.join(sorted(unknown))}: use {', '.join(ASSET_KINDS)}")
+    return list(kinds or [])
+
+
+def point_query(
     points: PointData,
     places: Places,
     *,
-    boundary: str | None,
-    area: str | None,
-    categories: list[str] | None,
-    kinds: list[str] | None,
-    period: tuple[int, int] | None,
+    boundary: str | None = None,
+    area: str | None = None,
+    categories: list[str] | None = None,
+    kinds: list[str] | None = None,
+    period: tuple[int, int] | None = None,
     polygon: BaseGeometry | None = None,
-) -> np.ndarray:
-    """True for each point with a location that passes every filter given."""
-    keep: np.ndarray = np.isfinite(points.x) & np.isfinite(points.y)
-    if polygon is not None:
-        keep &= assign_points(points.x, points.y, np.array([polygon], dtype=object)) == 0
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int | None = MAX_POINTS,
+    offset: int = 0,
+) -> PointQuery:
+    """The store query for a layer's points after the filters given (area and names checked first)."""
     if boundary and area:
         data = places.boundary(boundary)
-        keep &= tags_for(points, data) == data.index_of(area)
+        area = str(data.areas["code"].iloc[data.index_of(area)])
+    months = (month_label(period[0]), month_label(period[1])) if period and points.months() is not None else None
+    return PointQuery(boundary=boundary if area else None, area=area if boundary else None,
+                      categories=tuple(categories or ()), kinds=tuple(_checked_kinds(kinds)), months=months,
+                      bbox=bbox, polygon=polygon, limit=limit, offset=offset)
+
+
+def counts_by_area(places: Places, layer: str, boundary: str, *, categories: list[str] | None = None,
+                   kinds: list[str] | None = None, period: tuple[int, int] | None = None) -> np.ndarray:
+    """How many of a layer's records (after the filters) fall in each area of ``boundary``, from stored counts."""
+    points = places.point_layer(layer)
+    data = places.boundary(boundary)
+    stored = places.counts(points, data)
+    keep = stored.area >= 0
     if categories:
-        keep &= np.isin(points.category, categories)
+        codes = [points.categories.index(c) for c in categories if c in points.categories]
+        keep &= np.isin(stored.category, codes)
     if kinds:
-        unknown = set(kinds) - set(ASSET_KINDS)
-        if unknown:
-            raise ConfigError(f"unknown asset kind(s) {', '.join(sorted(unknown))}: use {', '.join(ASSET_KINDS)}")
-        keep &= np.isin(points.asset_kind, kinds)
+        keep &= np.isin(stored.kind, _checked_kinds(kinds))
     if period and points.months() is not None:
-        keep &= (points.month >= period[0]) & (points.month <= period[1])
-    return keep
+        keep &= (stored.month >= period[0]) & (stored.month <= period[1])
+    return np.bincount(stored.area[keep], weights=stored.n[keep], minlength=len(data.areas)).astype(np.int64)
 
 
 def points_collection(places: Places, layer: str, **filters: Any) -> dict[str, Any]:
     """The GeoJSON FeatureCollection of :func:`points_geojson_text` as a dict (e.g. to inline in a map)."""
     collection: dict[str, Any] = json.loads(points_geojson_text(places, layer, **filters))
     return collection
-
-
-def _display_text(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A layer's names and categories HTML-escaped and months as text, made once per snapshot."""
-    key = ("display", layer)
-    if key not in places.cache:
-        points = places.point_layer(layer)
-        escape = np.frompyfunc(lambda v: html.escape(str(v or "")), 1, 1)
-        labels = {m: month_label(m) for m in np.unique(points.month) if m >= 0}
-        months = np.array([labels.get(m) for m in points.month.tolist()], dtype=object)
-        places.cache[key] = (escape(points.names), escape(points.category), months)
-    texts: tuple[np.ndarray, np.ndarray, np.ndarray] = places.cache[key]
-    return texts
 
 
 def categories(places: Places, layer: str) -> list[str]:
@@ -244,13 +246,12 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any
         for code, area in zip(hits["code"], hits["name"]):
             found.append({"type": "area", "boundary": name, "boundary_title": data.meta.title,
                           "code": code, "name": area})
-    for name, points in places.points.items():
-        if points.meta.theme != "assets":
-            continue
-        names = np.array([str(n or "").casefold() for n in points.names], dtype=object)
-        for i in np.flatnonzero([q in n for n in names])[:limit]:
-            found.append({"type": "feature", "layer": name, "layer_title": points.meta.title,
-                          "name": str(points.names[i]), "lon": float(points.x[i]), "lat": float(points.y[i])})
+    assets = [name for name, points in places.points.items() if points.meta.theme == "assets"]
+    if assets and len(found) < limit:
+        hits = places.points_source().search(assets, q, limit - len(found))
+        for layer, name, x, y in hits[["layer", "name", "x", "y"]].itertuples(index=False):
+            found.append({"type": "feature", "layer": layer, "layer_title": places.points[layer].meta.title,
+                          "name": str(name), "lon": float(x), "lat": float(y)})
     return found[:limit]
 
 
@@ -280,57 +281,46 @@ def drawn_text(geojson: dict[str, Any] | None) -> str | None:
     return ",".join(f"{x:.5f} {y:.5f}" for x, y in ring[:500])
 
 
+def _features_json(page: PointPage, layer: str, stale: set[int]) -> str:
+    """The page's points as GeoJSON features, names and categories HTML-escaped."""
+    frame = page.frame
+    layer_json = json.dumps(layer)
+    months = [json.dumps(m if isinstance(m, str) else None) for m in frame["month"].tolist()]
+    return ",".join(
+        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{round(x, 6)},{round(y, 6)}]}},'
+        f'"properties":{{"id":{fid},"name":{json.dumps(html.escape(str(name or "")))},'
+        f'"category":{json.dumps(html.escape(str(cat or "")))},"month":{month},"kind":{json.dumps(kind)},'
+        f'"layer":{layer_json},"stale":{"true" if fid in stale else "false"}}}}}'
+        for fid, x, y, name, cat, month, kind in zip(
+            frame["id"].tolist(), frame["x"].tolist(), frame["y"].tolist(), frame["name"].tolist(),
+            frame["category"].tolist(), months, frame["asset_kind"].tolist(),
+        )
+    )
+
+
 def points_geojson_text(
     places: Places,
     layer: str,
     *,
-    boundary: str | None = None,
-    area: str | None = None,
-    categories: list[str] | None = None,
-    kinds: list[str] | None = None,
-    period: tuple[int, int] | None = None,
-    polygon: BaseGeometry | None = None,
-    limit: int = MAX_POINTS,
     stale: set[int] | None = None,
+    **filters: Any,
 ) -> str:
-    """A GeoJSON FeatureCollection of a layer's points after the filters, names HTML-escaped.
+    """A GeoJSON FeatureCollection of a layer's points after the filters (see :func:`point_query`).
 
-    At most ``limit`` points; ``total`` and ``truncated`` say when more matched. ``stale``
-    holds the ids of records not assured recently; each point says whether it is one.
-    Tens of thousands of points are joined from per-layer pre-encoded strings instead of
-    building and encoding a dict per point, which keeps the endpoint fast.
+    Read from the store through its indexes, in id order, at most ``limit`` from ``offset``:
+    ``total``, ``truncated``, ``offset`` and ``limit`` say where the page lies. ``stale`` holds
+    the ids of records not assured recently; each point says whether it is one.
     """
     points = places.point_layer(layer)
-    check_period(points, period)
-    keep = np.flatnonzero(points_mask(points, places, boundary=boundary, area=area, categories=categories,
-                                kinds=kinds, period=period, polygon=polygon))
-    shown = keep[:limit]
-    names, cats, months = _display_json(places, layer)
-    stale = stale or set()
-    layer_json = json.dumps(layer)
-    kinds_json = {k: json.dumps(k) for k in set(points.asset_kind.tolist())}
-    features = ",".join(
-        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{x},{y}]}},"properties":'
-        f'{{"id":{fid},"name":{name},"category":{cat},"month":{month},"kind":{kinds_json[kind]},'
-        f'"layer":{layer_json},"stale":{"true" if fid in stale else "false"}}}}}'
-        for x, y, fid, name, cat, month, kind in zip(
-            np.round(points.x[shown], 6).tolist(), np.round(points.y[shown], 6).tolist(),
-            points.ids[shown].tolist(), names[shown], cats[shown], months[shown], points.asset_kind[shown].tolist(),
-        )
-    )
-    about = json.dumps({"total": int(len(keep)), "truncated": bool(len(keep) > limit), "layer": layer,
+    check_period(points, filters.get("period"))
+    query = point_query(points, places, **filters)
+    page = places.points_source().points(layer, query)
+    shown = len(page.frame)
+    about = json.dumps({"total": page.total, "truncated": bool(query.offset + shown < page.total),
+                        "offset": query.offset, "limit": query.limit, "layer": layer,
                         "title": points.meta.title, "illustrative": points.meta.illustrative})
-    return '{"type":"FeatureCollection","features":[' + features + "]," + about[1:]
-
-
-def _display_json(places: Places, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_display_text` as JSON string literals (null for no month), made once per snapshot."""
-    key = ("display-json", layer)
-    if key not in places.cache:
-        encode = np.frompyfunc(lambda v: json.dumps(v), 1, 1)
-        places.cache[key] = tuple(encode(a) for a in _display_text(places, layer))
-    literals: tuple[np.ndarray, np.ndarray, np.ndarray] = places.cache[key]
-    return literals
+    return ('{"type":"FeatureCollection","features":[' + _features_json(page, layer, stale or set()) + "],"
+            + about[1:])
 
 
 def perception_shading(result: PerceptionResult) -> Shading:

@@ -17,6 +17,7 @@ from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.store import Connection, Engine, authority_geometry, write_layer
+from insight.store.counts import recount, recount_totals
 from insight.store.io import AfterWrite, Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
 
 Echo = Callable[[str], None]
@@ -91,7 +92,7 @@ def _period(frame: pd.DataFrame, kind: str) -> tuple[str | None, str | None]:
 
 
 def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[int]) -> int:
-    """Recompute which area of each boundary layer every point of ``point_layers`` falls in.
+    """Recompute which area of each boundary layer every point of ``point_layers`` falls in, and the counts.
 
     Runs inside the caller's transaction, so a load and its tags land together.
     Returns the number of tags written.
@@ -104,7 +105,10 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
             index = assign_points(x, y, geoms)
             tagged = np.where(index >= 0, area_ids[np.clip(index, 0, None)], -1)
             replace_tags(conn, boundary_layer_id=bid, point_layer_id=pid, feature_ids=feature_ids, area_ids=tagged)
+            recount(conn, point_layer_id=pid, boundary_layer_id=bid)
             written += int((tagged >= 0).sum())
+    for pid in point_layers:
+        recount_totals(conn, pid)
     return written
 
 

@@ -181,6 +181,29 @@ class FeatureTag(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
 
 
+class AreaCount(Base):
+    """How many points of a point layer fall in one area, month, category and asset kind.
+
+    Written with the tags at every load, partner commit and restore, so that profiles,
+    shading and tables read a few thousand sums instead of every point. Rows with no
+    boundary layer (and no area) count the whole layer, located or not.
+    """
+
+    __tablename__ = "area_counts"
+    __table_args__ = (
+        Index("ix_area_counts_pair", "point_layer_id", "boundary_layer_id", "month"),
+        Index("ix_area_counts_area", "area_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    point_layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"))
+    boundary_layer_id: Mapped[int | None] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    month: Mapped[str | None] = mapped_column(String(7))
+    category: Mapped[str | None] = mapped_column(String(100))
+    asset_kind: Mapped[str | None] = mapped_column(String(30))
+    n: Mapped[int] = mapped_column(Integer)
+
+
 ROLES = ("public", "councillor", "officer", "analyst", "partner", "admin")
 
 

@@ -7,6 +7,7 @@ message; an unknown layer or area gets a 404; a store that cannot be reached, a 
 from __future__ import annotations
 
 import io
+import math
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -88,6 +89,31 @@ def checked_period(value: str | None) -> tuple[int, int] | None:
     return parse_period(value) if value else None
 
 
+def checked_int(value: str | None, what: str, *, default: int, low: int, high: int) -> int:
+    """A whole number from a URL between ``low`` and ``high`` (``default`` when none was given)."""
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(f"{what} must be a whole number from {low:,} to {high:,}")
+    return int(value)
+
+
+def checked_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """A 'min lon,min lat,max lon,max lat' box from a URL (EPSG:4326), or None when none was given."""
+    if not value:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError as exc:
+        raise BadRequest("bbox must be four numbers: min longitude,min latitude,max longitude,max latitude") from exc
+    if len(box) != 4 or not all(map(math.isfinite, box)):
+        raise BadRequest("bbox must be four numbers: min longitude,min latitude,max longitude,max latitude")
+    minx, miny, maxx, maxy = box
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise BadRequest("bbox must be longitude and latitude, with the minimum before the maximum of each")
+    return minx, miny, maxx, maxy
+
+
 def guarded(fn: Callable[..., Response]) -> Callable[..., Response]:
     """Turn the package's errors into JSON responses with the right status."""
 
@@ -151,6 +177,9 @@ def _map_routes(server: Flask, context: AppContext) -> None:
             boundary=checked_name(args.get("boundary"), "boundary"), area=checked_code(args.get("area")),
             categories=checked_list(args.get("category"), "categories"),
             kinds=checked_list(args.get("kind"), "asset kinds"), period=checked_period(args.get("period")),
+            bbox=checked_bbox(args.get("bbox")),
+            limit=checked_int(args.get("limit"), "limit", default=views.MAX_POINTS, low=0, high=views.MAX_POINTS),
+            offset=checked_int(args.get("offset"), "offset", default=0, low=0, high=10**9),
         )
         return Response(text, mimetype="application/geo+json")
 

@@ -10,14 +10,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash_leaflet as dl
-import numpy as np
 from dash import html, no_update
 from shapely.geometry.base import BaseGeometry
 
 from insight.analysis import views
 from insight.analysis.perception import summary_sentence
 from insight.analysis.places import Places, month_number
-from insight.analysis.profiles import drawn_boundary, period_query, period_text, profile, tags_for
+from insight.analysis.profiles import drawn_boundary, period_query, period_text, profile
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
 from insight.web.components import area_options
@@ -207,13 +206,9 @@ def _drawn_panel(places: Places, polygon: BaseGeometry, period: tuple[int, int] 
 def _counts_by_area(places: Places, layer: str, boundary: str, category: list[str], kind: list[str],
                     period: tuple[int, int] | None) -> dict[str, int]:
     """How many of the layer's points (after the filters) fall in each area, for the table."""
-    points = places.point_layer(layer)
-    data = places.boundary(boundary)
-    mask = views.points_mask(points, places, boundary=None, area=None, categories=category or None,
-                       kinds=kind or None, period=period)
-    tags = tags_for(points, data)[mask]
-    counts = np.bincount(tags[tags >= 0], minlength=len(data.areas))
-    return dict(zip(data.areas["code"], counts.tolist()))
+    counts = views.counts_by_area(places, layer, boundary, categories=category or None, kinds=kind or None,
+                                  period=period)
+    return dict(zip(places.boundary(boundary).areas["code"], counts.tolist()))
 
 
 def _polygon(drawn: str | None, messages: list[str]) -> BaseGeometry | None:

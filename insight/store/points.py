@@ -1,0 +1,218 @@
+"""Points read from the store on demand, through its indexes: by area, bounding box, drawn polygon or name.
+
+No process holds every point: the map asks for the points in view (with a limit and
+paging), an area page for the assets in one area, a drawn area for the points inside
+it. Bounding boxes use the spatial index (SpatiaLite's R*Tree, PostGIS's GiST); a
+polygon is then tested exactly with the same edge rule as the load-time tags.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Engine, Select, String, and_, func, literal, null, select, text
+
+from insight.geo.joins import assign_points
+from insight.store.counts import read_counts
+from insight.store.models import Area, Feature, FeatureTag, Layer
+
+POINT_COLUMNS = ["id", "x", "y", "name", "category", "month", "asset_kind"]
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PointQuery:
+    """Filters for the points of one layer; every filter given must hold.
+
+    ``months`` is an inclusive ``(first, last)`` pair of 'YYYY-MM' labels; ``area`` is an
+    area code of ``boundary``; ``bbox`` is ``(min lon, min lat, max lon, max lat)``.
+    ``limit`` None returns every match.
+    """
+
+    boundary: str | None = None
+    area: str | None = None
+    categories: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    months: tuple[str, str] | None = None
+    bbox: BBox | None = None
+    polygon: BaseGeometry | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass
+class PointPage:
+    """One page of matching points (``frame`` has :data:`POINT_COLUMNS`) and how many match in all."""
+
+    frame: pd.DataFrame
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)))))
+
+
+def _layer(conn: Connection, name: str) -> tuple[int, str | None, str | None]:
+    """A layer's id, theme and asset kind (NoResultFound when absent: callers check names first)."""
+    row = conn.execute(select(Layer.id, Layer.theme, Layer.asset_kind).where(Layer.name == name)).one()
+    return int(row[0]), row[1], row[2]
+
+
+def _kind(theme: str | None, layer_kind: str | None) -> Any:
+    default = literal(layer_kind, String) if layer_kind else null()
+    if theme != "assets":
+        return default
+    return func.coalesce(func.nullif(Feature.properties["asset_kind"].as_string(), ""), default)
+
+
+def _in_box(conn: Connection, box: BBox) -> Any:
+    """A condition on ``features`` that uses the spatial index for a bounding box."""
+    minx, miny, maxx, maxy = box
+    if conn.dialect.name == "postgresql":
+        envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+        return Feature.geom.op("&&")(envelope)
+    index = text(
+        "SELECT pkid FROM idx_features_geom WHERE xmin <= :maxx AND xmax >= :minx AND ymin <= :maxy AND ymax >= :miny"
+    ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    return Feature.id.in_(index)
+
+
+def _filtered(conn: Connection, layer: str, q: PointQuery, columns: Sequence[Any]) -> Select[Any]:
+    """The SELECT of ``columns`` over a layer's located points passing every filter but the polygon."""
+    layer_id, theme, layer_kind = _layer(conn, layer)
+    kind = _kind(theme, layer_kind)
+    query = select(*columns, kind).where(Feature.layer_id == layer_id, Feature.geom.is_not(None))
+    if q.boundary and q.area:
+        area = (
+            select(Area.id).join(Layer, Layer.id == Area.layer_id)
+            .where(Layer.name == q.boundary, Area.code == q.area).scalar_subquery()
+        )
+        boundary = select(Layer.id).where(Layer.name == q.boundary).scalar_subquery()
+        query = query.join(FeatureTag, and_(FeatureTag.feature_id == Feature.id,
+                                            FeatureTag.boundary_layer_id == boundary, FeatureTag.area_id == area))
+    if q.categories:
+        query = query.where(Feature.category.in_(list(q.categories)))
+    if q.kinds:
+        query = query.where(kind.in_(list(q.kinds)))
+    if q.months:
+        query = query.where(Feature.month >= q.months[0], Feature.month <= q.months[1])
+    box = q.bbox or (tuple(shapely.bounds(q.polygon).tolist()) if q.polygon is not None else None)
+    if box is not None:
+        query = query.where(_in_box(conn, box))
+    return query
+
+
+def _located(rows: Sequence[Sequence[Any]], polygon: BaseGeometry) -> list[Sequence[Any]]:
+    """The rows (x and y in columns 1 and 2) whose point lies in ``polygon``."""
+    if not rows:
+        return []
+    xs = np.array([r[1] for r in rows], dtype=float)
+    ys = np.array([r[2] for r in rows], dtype=float)
+    inside = assign_points(xs, ys, np.array([polygon], dtype=object)) == 0
+    return [r for r, keep in zip(rows, inside.tolist()) if keep]
+
+
+def select_points(engine: Engine, layer: str, q: PointQuery) -> PointPage:
+    """A page of a layer's located points after the filters, in id order, and the number matching in all."""
+    columns = [Feature.id, func.ST_X(Feature.geom), func.ST_Y(Feature.geom), Feature.name, Feature.category,
+               Feature.month]
+    with engine.connect() as conn:
+        query = _filtered(conn, layer, q, columns).order_by(Feature.id)
+        if q.polygon is not None:
+            rows = _located(conn.execute(query).all(), q.polygon)
+            total = len(rows)
+            end = None if q.limit is None else q.offset + q.limit
+            rows = rows[q.offset:end]
+        else:
+            total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+            if q.limit is not None:
+                query = query.limit(q.limit)
+            rows = list(conn.execute(query.offset(q.offset) if q.offset else query).all())
+    return PointPage(frame=_frame(rows, POINT_COLUMNS), total=total)
+
+
+def count_within(engine: Engine, layer: str, polygons: Sequence[BaseGeometry]) -> pd.DataFrame:
+    """Counts of a layer's points inside each polygon (first polygon wins on a shared edge).
+
+    Columns ``area`` (the polygon's position), ``month``, ``category``, ``asset_kind``, ``n``.
+    """
+    columns = ["area", "month", "category", "asset_kind", "n"]
+    if not polygons:
+        return _frame([], columns)
+    box = tuple(np.concatenate([shapely.bounds(np.array(polygons, dtype=object)).min(axis=0)[:2],
+                                shapely.bounds(np.array(polygons, dtype=object)).max(axis=0)[2:]]).tolist())
+    with engine.connect() as conn:
+        query = _filtered(conn, layer, PointQuery(bbox=box),
+                          [func.ST_X(Feature.geom), func.ST_Y(Feature.geom), Feature.month, Feature.category])
+        rows = conn.execute(query).all()
+    if not rows:
+        return _frame([], columns)
+    frame = _frame(rows, ["x", "y", "month", "category", "asset_kind"])
+    frame["area"] = assign_points(frame["x"].to_numpy(float), frame["y"].to_numpy(float),
+                                  np.array(polygons, dtype=object))
+    inside = frame[frame["area"] >= 0]
+    grouped = inside.groupby(["area", "month", "category", "asset_kind"], dropna=False).size()
+    return grouped.rename("n").reset_index()[columns]
+
+
+def search_points(engine: Engine, layers: Sequence[str], query: str, *, limit: int = 20) -> pd.DataFrame:
+    """Located points of ``layers`` whose name contains ``query`` (case-insensitive), by name: layer, name, x, y."""
+    columns = ["layer", "name", "x", "y"]
+    if not layers:
+        return _frame([], columns)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Layer.name, Feature.name, func.ST_X(Feature.geom), func.ST_Y(Feature.geom))
+            .join(Layer, Layer.id == Feature.layer_id)
+            .where(Layer.name.in_(list(layers)), Feature.geom.is_not(None),
+                   func.lower(Feature.name).contains(query.casefold(), autoescape=True))
+            .order_by(Feature.name, Feature.id).limit(limit)
+        ).all()
+    return _frame(rows, columns)
+
+
+def feature_areas(engine: Engine, layer: str, boundary: str) -> pd.DataFrame:
+    """Each feature of ``layer`` (``id``, ``source_id``) with the code of its area in ``boundary`` (None outside)."""
+    with engine.connect() as conn:
+        layer_id, _, _ = _layer(conn, layer)
+        boundary_id, _, _ = _layer(conn, boundary)
+        rows = conn.execute(
+            select(Feature.id, Feature.source_id, Area.code)
+            .select_from(Feature)
+            .outerjoin(FeatureTag, and_(FeatureTag.feature_id == Feature.id,
+                                        FeatureTag.boundary_layer_id == boundary_id))
+            .outerjoin(Area, Area.id == FeatureTag.area_id)
+            .where(Feature.layer_id == layer_id).order_by(Feature.id)
+        ).all()
+    return _frame(rows, ["id", "source_id", "code"])
+
+
+class StorePointSource:
+    """Counts and points read from the store on demand (what :class:`insight.analysis.places.Places` asks of it)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def counts(self, layer: str, boundary: str) -> pd.DataFrame:
+        """Stored counts of ``layer`` in ``boundary``: area_code, month, category, asset_kind, n."""
+        return read_counts(self.engine, layer, boundary)
+
+    def counts_within(self, layer: str, polygons: list[BaseGeometry]) -> pd.DataFrame:
+        """Counts of ``layer`` inside each polygon: area (position), month, category, asset_kind, n."""
+        return count_within(self.engine, layer, polygons)
+
+    def points(self, layer: str, query: PointQuery) -> PointPage:
+        """A page of ``layer``'s points matching ``query``."""
+        return select_points(self.engine, layer, query)
+
+    def search(self, layers: list[str], text: str, limit: int) -> pd.DataFrame:
+        """Named points of ``layers`` containing ``text``: layer, name, x, y."""
+        return search_points(self.engine, layers, text, limit=limit)
