@@ -1,7 +1,9 @@
 """Reading and writing layers. A write is one transaction: all of a layer lands or none of it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +17,13 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from insight.errors import ConfigError, NotFoundError
 from insight.geo.crs import STORAGE_CRS, ewkt
-from insight.store.models import Area, AreaLookup, Feature, FeatureTag, IndicatorValue, Layer, Organisation
+from insight.store.models import Area, AreaCount, AreaLookup, Feature, FeatureTag, IndicatorValue, Layer, Organisation
 
 Progress = Callable[[int, int], None]
 AfterWrite = Callable[[Connection, int], None]
 CHUNK = 5000
+BULK_CHUNK = 50_000
+WRITE_CACHE_KIB = 131_072
 
 _CHILD: dict[str, type[Area] | type[Feature] | type[IndicatorValue] | type[AreaLookup]] = {
     "boundary": Area, "points": Feature, "indicator": IndicatorValue, "lookup": AreaLookup,
@@ -103,6 +107,157 @@ def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict[str, Any]) -
     return [dict(zip(keys, values)) for values in zip(*(cols[k] for k in keys))]
 
 
+_POINT_COLUMNS = ("layer_id", "source_id", "name", "category", "month", "inside_authority", "properties")
+_SUSPENDED = ("ggi_features_geom", "tmi_features_geom", "gii_features_geom")
+_POINT_TYPE = 0
+
+
+def _all_points(geometry: gpd.GeoSeries) -> bool:
+    """True when every geometry is a point or missing (the fast write path's case)."""
+    types = shapely.get_type_id(np.asarray(geometry.values, dtype=object))
+    return bool(np.isin(types, (_POINT_TYPE, -1)).all())
+
+
+def _objects(values: pd.Series) -> list[Any]:
+    """A column as Python values, None where missing."""
+    array = values.to_numpy(dtype=object, copy=True)
+    array[pd.isna(array)] = None
+    return list(array.tolist())
+
+
+def _point_columns(frame: pd.DataFrame, layer_id: int) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:
+    """The non-spatial columns of a points frame as lists, plus x and y (NaN where no location).
+
+    Coordinates are rounded to 7 decimals (about 1 cm), the precision the store has always kept.
+    """
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    x = np.round(shapely.get_x(geoms), 7)
+    y = np.round(shapely.get_y(geoms), 7)
+    inside = frame["inside_authority"] if "inside_authority" in frame else pd.Series([None] * n, dtype=object)
+    encode = json.JSONEncoder().encode
+    columns = [
+        [layer_id] * n,
+        *(_objects(frame[c]) for c in ("source_id", "name", "category", "month")),
+        [None if v is None or v is pd.NA or v != v else bool(v) for v in inside.tolist()],
+        [encode(p) for p in frame["properties"].tolist()],
+    ]
+    return columns, x, y
+
+
+def _write_points(conn: Connection, frame: pd.DataFrame, layer_id: int, progress: Progress | None) -> None:
+    """Insert a points frame with the back end's bulk path (COPY on PostGIS, raw batches on SpatiaLite)."""
+    columns, x, y = _point_columns(frame, layer_id)
+    if conn.dialect.name == "postgresql":
+        _copy_points(conn, columns, x, y, progress)
+    else:
+        _batch_points(conn, columns, x, y, progress)
+
+
+def _coordinate_params(values: np.ndarray) -> list[float | None]:
+    """Coordinates as DB parameters, None where missing."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return list(out.tolist())
+
+
+def _copy_points(
+    conn: Connection, columns: list[list[Any]], x: np.ndarray, y: np.ndarray, progress: Progress | None
+) -> None:
+    """COPY the rows into ``features`` on the connection's own transaction (EWKB hex geometry)."""
+    located = ~np.isnan(x)
+    wkb = np.full(len(x), None, dtype=object)
+    wkb[located] = shapely.to_wkb(
+        shapely.set_srid(shapely.points(x[located], y[located]), 4326), hex=True, include_srid=True
+    )
+    columns = [*columns, wkb.tolist()]
+    sql = f"COPY features ({', '.join(_POINT_COLUMNS)}, geom) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    n = len(x)
+    with cursor.copy(sql) as copy:
+        for start in range(0, n, BULK_CHUNK):
+            for row in zip(*(c[start : start + BULK_CHUNK] for c in columns)):
+                copy.write_row(row)
+            if progress:
+                progress(min(start + BULK_CHUNK, n), n)
+
+
+def _batch_points(
+    conn: Connection, columns: list[list[Any]], x: np.ndarray, y: np.ndarray, progress: Progress | None
+) -> None:
+    """Insert the rows into SpatiaLite with ``executemany`` and fill the spatial index in one pass.
+
+    The per-row geometry triggers are suspended inside the transaction and recreated
+    before it commits (a failure rolls them back with everything else): every
+    geometry here is a ``MakePoint(x, y, 4326)``, so the type check cannot fail, and
+    the R-tree gets the same boxes the trigger would have written, in Hilbert order.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    first = int(cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM features").fetchone()[0])
+    n = len(x)
+    ids = list(range(first, first + n))
+    saved = cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'features' AND name IN "
+        f"({', '.join('?' * len(_SUSPENDED))})", _SUSPENDED,
+    ).fetchall()
+    for name, _ in saved:
+        cursor.execute(f'DROP TRIGGER "{name}"')
+    sql = (f"INSERT INTO features (id, {', '.join(_POINT_COLUMNS)}, geom) "
+           f"VALUES (?, {', '.join('?' * len(_POINT_COLUMNS))}, MakePoint(?, ?, 4326))")
+    xs, ys = _coordinate_params(x), _coordinate_params(y)
+    for start in range(0, n, BULK_CHUNK):
+        part = slice(start, start + BULK_CHUNK)
+        cursor.executemany(sql, zip(ids[part], *(c[part] for c in columns), xs[part], ys[part]))
+        if progress:
+            progress(min(start + BULK_CHUNK, n), n)
+    if any(name == "gii_features_geom" for name, _ in saved):
+        _index_points(cursor, np.arange(first, first + n), x, y)
+    if any(name == "tmi_features_geom" for name, _ in saved) and n:
+        cursor.execute("UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                       "WHERE lower(f_table_name) = 'features' AND lower(f_geometry_column) = 'geom'")
+    for _, trigger in saved:
+        cursor.execute(trigger)
+
+
+def _z_order(values: np.ndarray) -> np.ndarray:
+    """Each value scaled to 16 bits with its bits spread to the even positions (half a Morton code)."""
+    low, span = values.min(), np.ptp(values)
+    v: np.ndarray = ((values - low) / (span if span > 0 else 1.0) * 65535).astype(np.uint64)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
+
+
+def _index_points(cursor: Any, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Add located points to the SpatiaLite R-tree in Z order (neighbours together, as the tree likes)."""
+    located = ~np.isnan(x)
+    ids, x, y = ids[located], x[located], y[located]
+    if not len(ids):
+        return
+    order = np.argsort(_z_order(x) | (_z_order(y) << np.uint64(1)), kind="stable")
+    xs, ys = x[order].tolist(), y[order].tolist()
+    cursor.executemany(
+        "INSERT INTO idx_features_geom (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)",
+        zip(ids[order].tolist(), xs, xs, ys, ys),
+    )
+
+
+@contextmanager
+def _large_cache(conn: Connection) -> Iterator[None]:
+    """On SpatiaLite, a page cache big enough for a bulk write's indexes, back to its size before it ends."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    before = cursor.execute("PRAGMA cache_size").fetchone()[0]
+    cursor.execute(f"PRAGMA cache_size = {-WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        cursor.execute(f"PRAGMA cache_size = {int(before)}")
+        cursor.close()
+
+
 def _organisation_id(conn: Connection, slug: str | None) -> int | None:
     if not slug:
         return None
@@ -151,7 +306,7 @@ def write_layer(
         "period_end": period[1],
         "load_report": report,
     }
-    with engine.begin() as conn:
+    with engine.begin() as conn, _large_cache(conn):
         values["owner_org_id"] = _organisation_id(conn, owner)
         if is_authority:
             conn.execute(update(Layer).where(Layer.is_authority.is_(True)).values(is_authority=False))
@@ -159,6 +314,9 @@ def write_layer(
         if layer_id is None:
             layer_id = conn.execute(insert(Layer).values(**values).returning(Layer.id)).scalar_one()
         else:
+            conn.execute(delete(AreaCount).where(
+                (AreaCount.point_layer_id == layer_id) | (AreaCount.boundary_layer_id == layer_id)
+            ))
             conn.execute(delete(FeatureTag).where(FeatureTag.boundary_layer_id == layer_id))
             conn.execute(
                 delete(FeatureTag).where(
@@ -168,13 +326,16 @@ def write_layer(
             for table in _CHILD.values():
                 conn.execute(delete(table).where(table.layer_id == layer_id))
             conn.execute(update(Layer).where(Layer.id == layer_id).values(**values))
-        rows = _rows(kind, frame, layer_id, meta)
-        done = 0
-        for chunk in _chunks(rows):
-            conn.execute(insert(child), chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, len(rows))
+        if kind == "points" and _all_points(frame.geometry):
+            _write_points(conn, frame, layer_id, progress)
+        else:
+            rows = _rows(kind, frame, layer_id, meta)
+            done = 0
+            for chunk in _chunks(rows):
+                conn.execute(insert(child), chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, len(rows))
         if after_write:
             after_write(conn, layer_id)
     return layer_id
@@ -282,19 +443,20 @@ def areas_for_tagging(conn: Connection, layer_id: int) -> tuple[np.ndarray, np.n
 
 def feature_coordinates(conn: Connection, layer_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature ids with x (longitude) and y (latitude); NaN where a feature has no location."""
-    rows = conn.execute(
-        select(Feature.id, func.ST_X(Feature.geom), func.ST_Y(Feature.geom)).where(Feature.layer_id == layer_id)
-    ).all()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
+        "SELECT id, ST_X(geom), ST_Y(geom) FROM features WHERE layer_id = "
+        + ("%s" if conn.dialect.name == "postgresql" else "?"),
+        (layer_id,),
+    )
+    rows = cursor.fetchall()
+    cursor.close()
     if not rows:
         empty = np.array([], dtype=float)
         return np.array([], dtype=np.int64), empty, empty
-    ids, xs, ys = zip(*rows)
-    return np.array(ids, dtype=np.int64), _floats(xs), _floats(ys)
-
-
-def _floats(values: Sequence[float | None]) -> np.ndarray:
-    """Coordinates as floats, NaN where missing."""
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    table = np.array(rows, dtype=float)
+    return ids, np.ascontiguousarray(table[:, 1]), np.ascontiguousarray(table[:, 2])
 
 
 def replace_tags(
@@ -308,9 +470,16 @@ def replace_tags(
         )
     )
     keep = area_ids >= 0
-    rows = [
-        {"boundary_layer_id": boundary_layer_id, "feature_id": int(f), "area_id": int(a)}
-        for f, a in zip(feature_ids[keep].tolist(), area_ids[keep].tolist())
-    ]
-    for chunk in _chunks(rows, 20_000):
-        conn.execute(insert(FeatureTag), chunk)
+    features, areas = feature_ids[keep].tolist(), area_ids[keep].tolist()
+    layer = [boundary_layer_id] * len(features)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if conn.dialect.name == "postgresql":
+        with cursor.copy("COPY feature_tags (boundary_layer_id, feature_id, area_id) FROM STDIN") as copy:
+            for row in zip(layer, features, areas):
+                copy.write_row(row)
+    else:
+        cursor.executemany(
+            "INSERT INTO feature_tags (boundary_layer_id, feature_id, area_id) VALUES (?, ?, ?)",
+            zip(layer, features, areas),
+        )
+    cursor.close()

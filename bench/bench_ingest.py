@@ -1,0 +1,195 @@
+"""Police bulk CSV ingest benchmark: ``insight import --format police-bulk`` against plain pandas/geopandas.
+
+Generates N police bulk rows (seeded) from the real Barnet rows in data/ (categories,
+months and places; coordinates jittered by about 100 m), then, each in its own process
+so peak memory is that run's own:
+
+- insight: a fresh store with the sample boundaries (borough, wards_2022, lsoa_2021)
+  loaded, then ``insight import FILE --layer bulk --kind points --format police-bulk``
+  (validation, authority flag, tags and counts as in real use), with stage timings;
+- baseline: ``pandas.read_csv`` + ``DataFrame.to_sql`` (SQLite, coordinates as two float
+  columns) and ``GeoDataFrame.to_postgis`` (PostGIS), which validate nothing and tag nothing.
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_ingest.py [--rows 1000000] [--database-url postgresql+psycopg://...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "data" / "points" / "police_bulk_barnet_burglary_2010-12_2023-03.csv.gz"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:55432/insight_test"
+BOUNDARIES = ("borough", "wards_2022", "lsoa_2021")
+
+
+def generate(path: Path, rows: int, seed: int = 12) -> None:
+    """Write ``rows`` police bulk rows drawn from the real file, coordinates jittered (seeded)."""
+    real = pd.read_csv(SOURCE, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    frame = real.iloc[rng.integers(0, len(real), rows)].reset_index(drop=True)
+    for column in ("Longitude", "Latitude"):
+        values = pd.to_numeric(frame[column]) + rng.normal(0, 0.001, rows)
+        frame[column] = np.round(values, 6).astype(str)
+    frame["Crime ID"] = [f"{i:064x}" for i in rng.integers(0, 2**62, rows)]
+    frame.to_csv(path, index=False)
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(module: Any, name: str, bucket: dict[str, float], key: str) -> None:
+    original = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            bucket[key] = bucket.get(key, 0.0) + time.perf_counter() - started
+
+    setattr(module, name, wrapper)
+
+
+def child_insight(csv_path: Path, url: str, home: Path) -> dict[str, Any]:
+    """Load the boundaries, then import the CSV through the CLI with stage timers."""
+    from insight.cli.main import main as cli_main
+    from insight.cli.engines import close_engines
+    from insight.sources import ingest
+    from insight.store import io
+
+    base = ["--database-url", url]
+    for name in BOUNDARIES:
+        spec_file = ROOT / "layers" / f"{name}.toml"
+        data = __import__("tomllib").loads(spec_file.read_text())["file"]
+        cli_main([*base, "import", str(ROOT / "data" / data), "--layer", name])
+    stages: dict[str, float] = {}
+    original_get = ingest.get_loader
+
+    def timed_loader(name: str) -> Any:
+        loader = original_get(name)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return loader(*args, **kwargs)
+            finally:
+                stages["read+validate"] = time.perf_counter() - started
+
+        return run
+
+    ingest.get_loader = timed_loader  # type: ignore[assignment]
+    _timed(io, "_write_points", stages, "write")
+    _timed(ingest, "assign_points", stages, "tag")
+    _timed(ingest, "replace_tags", stages, "tag")
+    _timed(ingest, "feature_coordinates", stages, "tag")
+    _timed(ingest, "recount", stages, "count")
+    _timed(ingest, "recount_totals", stages, "count")
+    started = time.perf_counter()
+    cli_main([*base, "import", str(csv_path), "--layer", "bulk", "--kind", "points", "--format", "police-bulk"])
+    seconds = time.perf_counter() - started
+    close_engines()
+    return {"seconds": seconds, "stages": stages, "peak_mib": _peak_mib()}
+
+
+def child_baseline(csv_path: Path, url: str, home: Path) -> dict[str, Any]:
+    """pandas.read_csv + to_sql (SQLite) or GeoDataFrame.to_postgis (PostGIS): no checks, no tags."""
+    import geopandas as gpd
+    from sqlalchemy import create_engine
+
+    started = time.perf_counter()
+    frame = pd.read_csv(csv_path, dtype={"Crime ID": str, "Context": str})
+    engine = create_engine(url)
+    if url.startswith("sqlite"):
+        frame.to_sql("baseline", engine, index=False, chunksize=50_000, method=None)
+    else:
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["Longitude"], frame["Latitude"]),
+                               crs="EPSG:4326")
+        gdf.to_postgis("baseline", engine, if_exists="replace", chunksize=50_000)
+    engine.dispose()
+    return {"seconds": time.perf_counter() - started, "stages": {}, "peak_mib": _peak_mib()}
+
+
+def _pg_schema(url: str, create: bool, schema: str) -> str | None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'{"CREATE" if create else "DROP"} SCHEMA "{schema}"{"" if create else " CASCADE"}'))
+    except Exception as exc:
+        return str(exc).splitlines()[0]
+    finally:
+        admin.dispose()
+    return None
+
+
+def _run_child(kind: str, csv_path: Path, url: str, home: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--csv", str(csv_path), "--database-url", url, "--home", str(home)],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _line(label: str, rows: int, result: dict[str, Any]) -> str:
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in result["stages"].items())
+    return (f"  {label:<10} {rows / result['seconds']:>10,.0f} rows/s  {result['seconds']:6.1f} s  "
+            f"peak {result['peak_mib']:6.0f} MiB  {stages}")
+
+
+def main() -> None:
+    """Generate the file, run insight and the baseline on both back ends, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=DEFAULT_PG)
+    parser.add_argument("--child", choices=("insight", "baseline"))
+    parser.add_argument("--csv")
+    parser.add_argument("--home")
+    args = parser.parse_args()
+    if args.child:
+        run = child_insight if args.child == "insight" else child_baseline
+        print(json.dumps(run(Path(args.csv), args.database_url, Path(args.home))))
+        return
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        csv_path = tmp / "police_bulk.csv"
+        started = time.perf_counter()
+        generate(csv_path, args.rows)
+        print(f"generated {args.rows:,} rows ({csv_path.stat().st_size / 2**20:.0f} MiB) "
+              f"in {time.perf_counter() - started:.1f} s")
+        print("SpatiaLite")
+        for kind in ("insight", "baseline"):
+            url = f"sqlite:///{tmp / f'{kind}.sqlite'}"
+            print(_line(kind, args.rows, _run_child(kind, csv_path, url, tmp)), flush=True)
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        problem = _pg_schema(args.database_url, True, schema)
+        if problem:
+            print(f"PostGIS skipped: {problem}")
+            return
+        sep = "&" if "?" in args.database_url else "?"
+        scoped = f"{args.database_url}{sep}options=-csearch_path%3D{schema},public"
+        print("PostGIS")
+        try:
+            for kind in ("insight", "baseline"):
+                print(_line(kind, args.rows, _run_child(kind, csv_path, scoped, tmp)), flush=True)
+        finally:
+            _pg_schema(args.database_url, False, schema)
+
+
+if __name__ == "__main__":
+    main()
