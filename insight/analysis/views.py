@@ -10,6 +10,7 @@ import html
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -281,19 +282,29 @@ def drawn_text(geojson: dict[str, Any] | None) -> str | None:
     return ",".join(f"{x:.5f} {y:.5f}" for x, y in ring[:500])
 
 
+@lru_cache(maxsize=65_536)
+def _escaped_json(value: str | None) -> str:
+    """A name or category as an HTML-escaped JSON string (names repeat, so each is encoded once)."""
+    return json.dumps(html.escape(str(value or "")))
+
+
+@lru_cache(maxsize=4_096)
+def _plain_json(value: str | None) -> str:
+    return json.dumps(value)
+
+
 def _features_json(page: PointPage, layer: str, stale: set[int]) -> str:
     """The page's points as GeoJSON features, names and categories HTML-escaped."""
     frame = page.frame
-    layer_json = json.dumps(layer)
-    months = [json.dumps(m if isinstance(m, str) else None) for m in frame["month"].tolist()]
+    layer_json = _plain_json(layer)
     return ",".join(
         f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{round(x, 6)},{round(y, 6)}]}},'
-        f'"properties":{{"id":{fid},"name":{json.dumps(html.escape(str(name or "")))},'
-        f'"category":{json.dumps(html.escape(str(cat or "")))},"month":{month},"kind":{json.dumps(kind)},'
+        f'"properties":{{"id":{fid},"name":{_escaped_json(name)},"category":{_escaped_json(cat)},'
+        f'"month":{_plain_json(month)},"kind":{_plain_json(kind)},'
         f'"layer":{layer_json},"stale":{"true" if fid in stale else "false"}}}}}'
         for fid, x, y, name, cat, month, kind in zip(
             frame["id"].tolist(), frame["x"].tolist(), frame["y"].tolist(), frame["name"].tolist(),
-            frame["category"].tolist(), months, frame["asset_kind"].tolist(),
+            frame["category"].tolist(), frame["month"].tolist(), frame["asset_kind"].tolist(),
         )
     )
 

@@ -17,7 +17,7 @@ from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.store import Connection, Engine, authority_geometry, write_layer
-from insight.store.counts import recount, recount_totals
+from insight.store.counts import recount, recount_totals, refresh_statistics
 from insight.store.io import AfterWrite, Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
 
 Echo = Callable[[str], None]
@@ -109,6 +109,7 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
             written += int((tagged >= 0).sum())
     for pid in point_layers:
         recount_totals(conn, pid)
+    refresh_statistics(conn)
     return written
 
 

@@ -65,6 +65,21 @@ def recount_totals(conn: Connection, point_layer_id: int) -> None:
     conn.execute(insert(AreaCount).from_select(_TARGET, grouped))
 
 
+def refresh_statistics(conn: Connection) -> None:
+    """Let the query planner see the new sizes of the point tables (after a load or commit).
+
+    SQLite keeps no statistics until asked, and without them it may scan every tag of an
+    area to find a layer's few points; PostgreSQL's autovacuum catches up only later.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE features")
+        conn.exec_driver_sql("ANALYZE feature_tags")
+        conn.exec_driver_sql("ANALYZE area_counts")
+    else:
+        conn.exec_driver_sql("ANALYZE features, feature_tags, area_counts")
+
+
 def recount_all(conn: Connection) -> None:
     """Recount every point layer in every boundary layer (used when the table is first made)."""
     boundaries = list(conn.execute(select(Layer.id).where(Layer.kind == "boundary")).scalars())

@@ -60,10 +60,15 @@ def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)))))
 
 
-def _layer(conn: Connection, name: str) -> tuple[int, str | None, str | None]:
-    """A layer's id, theme and asset kind (NoResultFound when absent: callers check names first)."""
-    row = conn.execute(select(Layer.id, Layer.theme, Layer.asset_kind).where(Layer.name == name)).one()
-    return int(row[0]), row[1], row[2]
+SMALL_LAYER = 20_000
+
+
+def _layer(conn: Connection, name: str) -> tuple[int, str | None, str | None, int]:
+    """A layer's id, theme, asset kind and size (NoResultFound when absent: callers check names first)."""
+    row = conn.execute(
+        select(Layer.id, Layer.theme, Layer.asset_kind, Layer.feature_count).where(Layer.name == name)
+    ).one()
+    return int(row[0]), row[1], row[2], int(row[3] or 0)
 
 
 def _kind(theme: str | None, layer_kind: str | None) -> Any:
@@ -74,30 +79,37 @@ def _kind(theme: str | None, layer_kind: str | None) -> Any:
 
 
 def _in_box(conn: Connection, box: BBox) -> Any:
-    """A condition on ``features`` that uses the spatial index for a bounding box."""
+    """A condition on ``features`` for a bounding box (edges included): the spatial index, then exact coordinates."""
     minx, miny, maxx, maxy = box
+    exact = and_(func.ST_X(Feature.geom).between(minx, maxx), func.ST_Y(Feature.geom).between(miny, maxy))
     if conn.dialect.name == "postgresql":
         envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-        return Feature.geom.op("&&")(envelope)
+        return and_(Feature.geom.op("&&")(envelope), exact)
     index = text(
         "SELECT pkid FROM idx_features_geom WHERE xmin <= :maxx AND xmax >= :minx AND ymin <= :maxy AND ymax >= :miny"
     ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
-    return Feature.id.in_(index)
+    return and_(Feature.id.in_(index), exact)
 
 
 def _filtered(conn: Connection, layer: str, q: PointQuery, columns: Sequence[Any]) -> Select[Any]:
     """The SELECT of ``columns`` over a layer's located points passing every filter but the polygon."""
-    layer_id, theme, layer_kind = _layer(conn, layer)
+    layer_id, theme, layer_kind, size = _layer(conn, layer)
     kind = _kind(theme, layer_kind)
-    query = select(*columns, kind).where(Feature.layer_id == layer_id, Feature.geom.is_not(None))
-    if q.boundary and q.area:
+    by_area = bool(q.boundary and q.area)
+    # SQLite's planner cannot tell a layer of ten points from one of a million; "+ 0" keeps it off the
+    # index that would be the slow way in: a small layer is read by layer, a large one by area.
+    small, sqlite = size < SMALL_LAYER, conn.dialect.name == "sqlite"
+    in_layer = Feature.layer_id + 0 if sqlite and by_area and not small else Feature.layer_id
+    query = select(*columns, kind).where(in_layer == layer_id, Feature.geom.is_not(None))
+    if by_area:
         area = (
             select(Area.id).join(Layer, Layer.id == Area.layer_id)
             .where(Layer.name == q.boundary, Area.code == q.area).scalar_subquery()
         )
         boundary = select(Layer.id).where(Layer.name == q.boundary).scalar_subquery()
+        tag_area = FeatureTag.area_id + 0 if sqlite and small else FeatureTag.area_id
         query = query.join(FeatureTag, and_(FeatureTag.feature_id == Feature.id,
-                                            FeatureTag.boundary_layer_id == boundary, FeatureTag.area_id == area))
+                                            FeatureTag.boundary_layer_id == boundary, tag_area == area))
     if q.categories:
         query = query.where(Feature.category.in_(list(q.categories)))
     if q.kinds:
@@ -132,10 +144,12 @@ def select_points(engine: Engine, layer: str, q: PointQuery) -> PointPage:
             end = None if q.limit is None else q.offset + q.limit
             rows = rows[q.offset:end]
         else:
-            total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-            if q.limit is not None:
-                query = query.limit(q.limit)
-            rows = list(conn.execute(query.offset(q.offset) if q.offset else query).all())
+            paged = query.limit(q.limit) if q.limit is not None else query
+            rows = list(conn.execute(paged.offset(q.offset) if q.offset else paged).all())
+            whole = q.limit is None or (len(rows) < q.limit and (rows or not q.offset))
+            total = q.offset + len(rows) if whole else int(
+                conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            )
     return PointPage(frame=_frame(rows, POINT_COLUMNS), total=total)
 
 
@@ -182,8 +196,8 @@ def search_points(engine: Engine, layers: Sequence[str], query: str, *, limit: i
 def feature_areas(engine: Engine, layer: str, boundary: str) -> pd.DataFrame:
     """Each feature of ``layer`` (``id``, ``source_id``) with the code of its area in ``boundary`` (None outside)."""
     with engine.connect() as conn:
-        layer_id, _, _ = _layer(conn, layer)
-        boundary_id, _, _ = _layer(conn, boundary)
+        layer_id = _layer(conn, layer)[0]
+        boundary_id = _layer(conn, boundary)[0]
         rows = conn.execute(
             select(Feature.id, Feature.source_id, Area.code)
             .select_from(Feature)
