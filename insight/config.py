@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from insight.errors import ConfigError
 
@@ -66,6 +66,11 @@ class Settings:
     postcode_layer: str = _setting(
         "postcodes", "Point layer whose source_id is a postcode, used to place CSV rows that only have a postcode."
     )
+    serve_workers: int | None = _setting(
+        None, "Worker processes for 'insight serve'. Unset: 2 x CPU cores + 1, at most one per 512 MiB of "
+        "half the machine's memory."
+    )
+    serve_threads: int | None = _setting(None, "Threads per worker process for 'insight serve'. Unset: 4.")
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,6 +78,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.home) / 'insight.sqlite'}"
+
+
+def _kind(name: str, default: object) -> type:
+    """The type a setting's text is read as: its default's, or for an optional setting the type it holds."""
+    if default is not None:
+        return type(default)
+    held: type = next(t for t in get_args(get_type_hints(Settings)[name]) if t is not type(None))
+    return held
 
 
 def _coerce(name: str, kind: type, raw: str) -> object:
@@ -102,12 +115,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     for f in fields(Settings):
         key = ENV_PREFIX + f.name.upper()
         if key in env:
-            values[f.name] = _coerce(f.name, type(f.default), env[key])
+            values[f.name] = _coerce(f.name, _kind(f.name, f.default), env[key])
     known = {f.name: f for f in fields(Settings)}
     for name, value in overrides.items():
         if name not in known:
             raise ConfigError(f"unknown setting {name!r}; see 'insight settings'")
-        values[name] = _coerce(name, type(known[name].default), value) if isinstance(value, str) else value
+        values[name] = _coerce(name, _kind(name, known[name].default), value) if isinstance(value, str) else value
     return Settings(**values)
 
 

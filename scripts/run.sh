@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: set up, load the sample data into the embedded SpatiaLite database (first run only),
-# and start the map app on http://127.0.0.1:8050/ (override with INSIGHT_HOST / INSIGHT_PORT).
+# and serve the map app through gunicorn on http://127.0.0.1:8050/ (override with INSIGHT_HOST / INSIGHT_PORT;
+# workers and threads are sized from the machine, override with INSIGHT_SERVE_WORKERS / INSIGHT_SERVE_THREADS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

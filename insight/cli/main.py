@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from insight.cli.engines import close_engines, open_engine
+from insight.cli.national import register as add_national_commands
 from insight.cli.partner import add_commands
 from insight.config import Settings, load_settings, settings_help
 from insight.errors import BadRequest, ConfigError, InsightError, LoadError, Problem, StoreError
@@ -141,26 +142,48 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """A command-line count that must be a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """``insight serve``: read the snapshot, then run the web app."""
+    """``insight serve``: the web app under gunicorn; ``--dev``/``--debug``: the development server."""
+    from insight.store import layer_summaries
     from insight.web import create_app, serve
     from insight.web.context import context_of
+    from insight.web.production import cpu_cores, memory_bytes, serve_production, thread_count, worker_count
 
     app = create_app(settings)
-    print("reading the layers into memory…", flush=True)
-    context_of(app.server).places()
-    print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    if args.debug:
-        app.run(host=args.host, port=args.port, debug=True)
-    else:
-        serve(app, host=args.host, port=args.port)
+    if args.dev or args.debug:
+        print("reading the layers into memory…", flush=True)
+        context_of(app.server).places()
+        print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+        if args.debug:
+            app.run(host=args.host, port=args.port, debug=True)
+        else:
+            serve(app, host=args.host, port=args.port)
+        return 0
+    layer_summaries(open_engine(settings, upgrade=False))
+    close_engines()
+    workers = args.workers or settings.serve_workers or worker_count(cpu_cores(), memory_bytes())
+    threads = args.threads or settings.serve_threads or thread_count()
+    print(f"Local Insight on http://{args.host}:{args.port}/  ({workers} workers x {threads} threads; "
+          "Ctrl+C to stop)", flush=True)
+    serve_production(app, host=args.host, port=args.port, workers=workers, threads=threads)
     return 0
 
 
-def _places(settings: Settings, *, tagged: set[str] | None = None) -> Places:
+def _places(settings: Settings) -> Places:
     from insight.analysis.places import load_places
 
-    return load_places(open_engine(settings), tagged=tagged)
+    return load_places(open_engine(settings))
 
 
 def read_polygon(path: Path) -> BaseGeometry:
@@ -193,10 +216,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     from insight.analysis.perception import results_for, with_perception
     from insight.analysis.profiles import drawn_boundary, parse_period, profile
 
-    tagged = set() if args.polygon else {args.boundary}
-    if args.comparator != "average":
-        tagged.add(args.comparator.partition(":")[0])
-    places = _places(settings, tagged=tagged)
+    places = _places(settings)
     period = parse_period(args.period) if args.period else None
     if args.polygon:
         drawn = drawn_boundary(read_polygon(Path(args.polygon)), name=args.name or "Drawn area")
@@ -251,7 +271,7 @@ def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
         if named is None:
             raise BadRequest(f"no survey layer '{args.survey}' (loaded: {', '.join(s.layer.name for s in surveys)})")
         survey = named
-    places = _places(settings, tagged={args.boundary})
+    places = _places(settings)
     period = parse_period(args.period) if args.period else None
     result = perception(places, survey, args.question or survey.spec.questions[0].id, args.boundary,
                         crime_layer=args.layer, period=period, wave=args.wave)
@@ -270,7 +290,7 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
     from insight.analysis.export import export_table
     from insight.analysis.profiles import layer_table, parse_period
 
-    places = _places(settings, tagged={args.boundary})
+    places = _places(settings)
     period = parse_period(args.period) if args.period else None
     table = layer_table(places, args.boundary, args.layer, period=period)
     out = export_table(table, args.format, Path(args.output))
@@ -296,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_analysis_commands(sub)
     add_commands(sub)
+    add_national_commands(sub)
     return parser
 
 
@@ -334,7 +355,12 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050)
-    serve.add_argument("--debug", action="store_true")
+    serve.add_argument("--workers", type=_positive, metavar="N",
+                       help="worker processes (default: INSIGHT_SERVE_WORKERS, else 2 x CPU cores + 1)")
+    serve.add_argument("--threads", type=_positive, metavar="N",
+                       help="threads per worker (default: INSIGHT_SERVE_THREADS, else 4)")
+    serve.add_argument("--dev", action="store_true", help="the single-process development server instead")
+    serve.add_argument("--debug", action="store_true", help="the development server with Dash's debugger")
     serve.set_defaults(func=cmd_serve)
 
     conf = sub.add_parser("settings", help="list the INSIGHT_* settings with their defaults")
