@@ -537,7 +537,12 @@ def profile(
 
 
 def area_assets(places: Places, boundary: BoundaryData, i: int) -> pd.DataFrame:
-    """Every asset inside area ``i``: layer, kind, name, category and location (read from the store)."""
+    """Every asset inside area ``i``: layer, kind, name, category and location (read from the store once)."""
+    key = ("assets", f"{boundary.meta.name}:{boundary.areas['code'].iloc[i]}")
+    return _cached(places, key, boundary, lambda: _read_area_assets(places, boundary, i)).copy()
+
+
+def _read_area_assets(places: Places, boundary: BoundaryData, i: int) -> pd.DataFrame:
     frames = []
     for name, points in places.points.items():
         if points.meta.theme != "assets":

@@ -48,9 +48,18 @@ READ_CHOICE = """function(clicks) {
 
 def view_profile(places: Places, view: AreaView) -> Profile:
     """The area's profile, with resident-perception rows when a survey covers this boundary layer."""
-    result = profile(places, view.boundary, view.code, comparator=view.comparator, crime_layer=view.layer,
-                     period=view.period)
-    return context().with_surveys(result, crime_layer=view.layer, period=view.period)
+
+    def compute() -> Profile:
+        result = profile(places, view.boundary, view.code, comparator=view.comparator, crime_layer=view.layer,
+                         period=view.period)
+        return context().with_surveys(result, crime_layer=view.layer, period=view.period)
+
+    return context().view(("profile", view), compute)
+
+
+def view_body(places: Places, result: Profile, view: AreaView) -> list:
+    """The profile's sections for the page, made once per view until the data change."""
+    return context().view(("body", view), lambda: profile_body(places, result, view))
 
 
 def survey_results(view: AreaView) -> tuple[list[PerceptionResult], str | None]:
@@ -252,7 +261,7 @@ def layout(boundary: str | None = None, code: str | None = None, **query: str) -
         html.Div(" ".join(problems) or None, id="area-problems", role="alert",
                  className="status" if problems else None),
         html.P(status_text(result, view), id="area-status", role="status", className="view-status"),
-        html.Div(profile_body(places, result, view), id="area-profile"),
+        html.Div(view_body(places, result, view), id="area-profile"),
     ], className="area-page")
 
 
@@ -278,7 +287,7 @@ def update_view(choice: dict | None, key: dict) -> tuple:
         return no_update, no_update, f"The figures could not be updated: {exc}", "status", no_update, no_update
     problems = swapped + problems
     message = " ".join(problems) or None
-    return (view.search, profile_body(places, result, view), message, "status" if message else None,
+    return (view.search, view_body(places, result, view), message, "status" if message else None,
             status_text(result, view), period_fields(places, view))
 
 

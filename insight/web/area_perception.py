@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import html
 
 from insight.analysis.perception import PerceptionResult, change_text, sentence, summary_sentence
@@ -36,25 +35,31 @@ def perception_scatter(pr: PerceptionResult, code: str, chart_id: str) -> html.S
     """Every area's published share against its recorded rate, both with 95% intervals; this area highlighted."""
     areas = pr.areas[pr.areas["published"].astype(bool)]
     b = pr.borough
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
     for mine, colour, name in ((False, "#505a5f", "Other areas"), (True, AREA_COLOUR, "This area")):
         part = areas[(areas["area_code"] == code) == mine]
         if part.empty:
             continue
         x, y = part["rate"].astype(float), part["share"].astype(float)
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers", name=name, text=[chart_text(n) for n in part["area_name"]],
-            marker={"color": colour, "size": 12 if mine else 8, "symbol": "diamond" if mine else "circle"},
-            error_y={"type": "data", "symmetric": False, "array": part["ci_high"].astype(float) - y,
-                     "arrayminus": y - part["ci_low"].astype(float), "color": colour, "thickness": 1},
-            error_x={"type": "data", "symmetric": False, "array": part["rate_ci_high"].astype(float) - x,
-                     "arrayminus": x - part["rate_ci_low"].astype(float), "color": colour, "thickness": 1},
-            hovertemplate="%{text}: %{y:.0%}, %{x:.1f} per 1,000<extra></extra>",
-        ))
+        traces.append({
+            "type": "scatter", "x": x.tolist(), "y": y.tolist(), "mode": "markers", "name": name,
+            "text": [chart_text(n) for n in part["area_name"]],
+            "marker": {"color": colour, "size": 12 if mine else 8, "symbol": "diamond" if mine else "circle"},
+            "error_y": {"type": "data", "symmetric": False, "array": (part["ci_high"].astype(float) - y).tolist(),
+                        "arrayminus": (y - part["ci_low"].astype(float)).tolist(), "color": colour, "thickness": 1},
+            "error_x": {"type": "data", "symmetric": False,
+                        "array": (part["rate_ci_high"].astype(float) - x).tolist(),
+                        "arrayminus": (x - part["rate_ci_low"].astype(float)).tolist(), "color": colour,
+                        "thickness": 1},
+            "hovertemplate": "%{text}: %{y:.0%}, %{x:.1f} per 1,000<extra></extra>",
+        })
+    dashed = {"dash": "dash", "color": COMPARATOR_COLOUR}
+    shapes = [{"type": "line", "xref": "x", "x0": b["rate"], "x1": b["rate"], "yref": "paper", "y0": 0, "y1": 1,
+               "line": dashed}]
     if b.get("share") is not None:
-        fig.add_hline(y=b["share"], line_dash="dash", line_color=COMPARATOR_COLOUR)
-    fig.add_vline(x=b["rate"], line_dash="dash", line_color=COMPARATOR_COLOUR)
-    fig.update_yaxes(tickformat=".0%")
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": b["share"],
+                       "y1": b["share"], "line": dashed})
+    fig = {"data": traces, "layout": {"shapes": shapes, "yaxis": {"tickformat": ".0%"}}}
     label = sentence(pr.crime_label)
     chart_layout(fig, height=420, xaxis=f"{label} per 1,000 residents a year ({pr.crime_period})",
                  yaxis=f"{sentence(pr.question.reported_label)} (wave {pr.wave})")

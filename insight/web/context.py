@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from dash import html
@@ -37,6 +39,8 @@ from insight.web.components import unavailable
 
 CONTEXT_KEY = "INSIGHT_CONTEXT"
 REFRESH_SECONDS = 5.0
+VIEWS_KEPT = 512
+T = TypeVar("T")
 PERCEPTION_METRIC = "perception:"
 
 
@@ -64,6 +68,7 @@ class AppContext:
         self._checked = 0.0
         self._surveys: list[SurveyData] | None = None
         self._derived: dict[tuple, Any] = {}
+        self._views: OrderedDict[tuple, Any] = OrderedDict()
 
     @cached_property
     def engine(self) -> Engine:
@@ -97,8 +102,30 @@ class AppContext:
                     places = self._places = load_places(self.engine)
                     self._signature = signature
                     self._surveys, self._derived = None, {}
+                    self._views = OrderedDict()
                 self._checked = now
             return places
+
+    def view(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` for a page view, kept (at most :data:`VIEWS_KEPT`) until the data change.
+
+        Figures are a pure function of the snapshot and the view, so the people looking at the
+        same ward share one computation; the cache is dropped whenever a layer is loaded or edited.
+        """
+        places = self.places()
+        with self._lock:
+            views = self._views
+            if key in views:
+                views.move_to_end(key)
+                found: T = views[key][1]
+                return found
+        value = compute()
+        with self._lock:
+            if self._places is places:
+                self._views[key] = (places, value)
+                while len(self._views) > VIEWS_KEPT:
+                    self._views.popitem(last=False)
+        return value
 
     def surveys(self) -> list[SurveyData]:
         """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
