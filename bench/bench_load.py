@@ -83,6 +83,7 @@ class Server:
             self.process = subprocess.Popen(INSIGHT + ["serve", "--port", str(self.port), *extra],
                                             env=_env(database_url, home), cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
         self.peak: dict[int, int] = {}
+        self.peak_smaps: dict[str, dict[int, int]] = {}
         self._sampling = False
         deadline = time.monotonic() + 180
         while True:
@@ -114,6 +115,10 @@ class Server:
                     continue
                 rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
                 self.peak[pid] = max(self.peak.get(pid, 0), rss * 1024)
+                shared = _smaps(pid)
+                for key, value in shared.items():
+                    table = self.peak_smaps.setdefault(key, {})
+                    table[pid] = max(table.get(pid, 0), value)
             time.sleep(0.5)
 
     def sample_memory(self) -> threading.Thread:
@@ -307,10 +312,24 @@ def _table(runs: dict[str, dict]) -> None:
         print(f"{name:<{width}}{''.join(cells)}")
 
 
+def _smaps(pid: int) -> dict[str, int]:
+    """Proportional (Pss) and private (Private_Clean + Private_Dirty) memory of a process, in bytes."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    values = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in text.splitlines()[1:] if ":" in line}
+    return {"pss": values.get("Pss", 0), "private": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)}
+
+
 def _memory(label: str, server: Server) -> None:
     peaks = sorted(server.peak.values(), reverse=True)
     mib = ", ".join(f"{p / 2**20:.0f}" for p in peaks)
     print(f"peak RSS per serving process, {label} (MiB): {mib or '-'}")
+    for key, what in (("pss", "peak PSS (shared pages split between processes)"),
+                      ("private", "peak private memory (what each extra worker costs)")):
+        values = sorted(server.peak_smaps.get(key, {}).values(), reverse=True)
+        print(f"{what}, {label} (MiB): {', '.join(f'{p / 2**20:.0f}' for p in values) or '-'}")
 
 
 def main() -> None:

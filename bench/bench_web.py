@@ -5,7 +5,8 @@ snapshot as `insight serve` does, then:
 
 - each endpoint through Flask's test client, and each callback called directly, N times
   (median and 95th percentile, milliseconds);
-- the explore page in headless Chromium from `goto` until the 24 ward shapes are drawn.
+- the explore page in headless Chromium from `goto` until the 24 ward shapes are drawn;
+- an area page from `goto` until its charts are drawn (the first ever, then nine other wards).
 
     .venv/bin/python bench/bench_web.py [--repeats 50]
 """
@@ -114,10 +115,23 @@ def main() -> None:
                 "document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 24")
             ready.append(time.perf_counter() - t)
             page.close()
+        charts = []
+        wards = context_of(app.server).places().boundary("wards_2022").areas["code"].tolist()
+        for code in wards[:10]:  # a different ward each time: its figures are not yet kept
+            page = browser.new_page()
+            t = time.perf_counter()
+            page.goto(f"{url}area/wards_2022/{code}")
+            page.wait_for_selector("#category-chart .main-svg")
+            page.wait_for_selector("#trend-chart .main-svg")
+            charts.append(time.perf_counter() - t)
+            page.close()
         browser.close()
     server.shutdown()
     median, p95 = _stats(ready)
     print(f"\n{'explore page ready in Chromium (24 wards drawn)':<46} {median:>10.1f} {p95:>8.1f}")
+    median, p95 = _stats(charts[1:])
+    print(f"{'area page charts drawn (first ever)':<46} {charts[0] * 1000:>10.1f}")
+    print(f"{'area page charts drawn (9 other wards)':<46} {median:>10.1f} {p95:>8.1f}")
 
 
 if __name__ == "__main__":

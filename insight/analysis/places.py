@@ -80,8 +80,10 @@ class Counts:
 
 
 def _months(values: pd.Series) -> np.ndarray:
-    labels = {m: month_number(m) for m in set(values.dropna().tolist())}
-    return np.array([labels.get(m, NO_MONTH) if isinstance(m, str) else NO_MONTH for m in values], dtype=np.int64)
+    """Month numbers of 'YYYY-MM' labels (:data:`NO_MONTH` where missing), each distinct label parsed once."""
+    codes, labels = pd.factorize(values, use_na_sentinel=True)
+    numbers = np.array([month_number(str(m)) for m in labels] + [NO_MONTH], dtype=np.int64)
+    return numbers[np.where(codes < 0, len(labels), codes)]
 
 
 def counts_from_frame(frame: pd.DataFrame, area: np.ndarray, categories: list[str]) -> Counts:

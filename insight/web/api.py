@@ -127,22 +127,32 @@ def guarded(fn: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def _download(write: Callable[[Path], Path], filename: str, download_name: str) -> Response:
-    """A file made by ``write`` in a temporary folder, sent from memory (the folder is removed at once)."""
+def _file_bytes(write: Callable[[Path], Path], filename: str) -> bytes:
+    """The bytes of a file made by ``write`` in a temporary folder (removed at once)."""
     with tempfile.TemporaryDirectory(prefix="insight-export-") as folder:
-        content = write(Path(folder) / filename).read_bytes()
+        return write(Path(folder) / filename).read_bytes()
+
+
+def _send(content: bytes, download_name: str) -> Response:
     return send_file(io.BytesIO(content), as_attachment=True, download_name=download_name)
 
 
-def _profile(context: AppContext, places: Places, boundary: str, code: str, args: Mapping[str, str]) -> Profile:
-    """The profile a profile or export URL asks for, with its resident-perception rows."""
-    layer, period = checked_name(args.get("layer"), "layer"), checked_period(args.get("period"))
-    result = profile(
-        places, checked_name(boundary, "boundary") or "", checked_code(code) or "",
-        comparator=checked_name(args.get("comparator"), "comparator") or "borough",
-        crime_layer=layer, period=period,
-    )
-    return context.with_surveys(result, crime_layer=layer, period=period)
+def _profile_key(boundary: str, code: str, args: Mapping[str, str]) -> tuple:
+    """The checked view a profile or export URL asks for (BadRequest for a malformed parameter)."""
+    return (checked_name(boundary, "boundary") or "", checked_code(code) or "",
+            checked_name(args.get("comparator"), "comparator") or "borough",
+            checked_name(args.get("layer"), "layer"), checked_period(args.get("period")))
+
+
+def _profile(context: AppContext, places: Places, key: tuple) -> Profile:
+    """The profile for a checked view, with its resident-perception rows (kept until the data change)."""
+    boundary, code, comparator, layer, period = key
+
+    def compute() -> Profile:
+        result = profile(places, boundary, code, comparator=comparator, crime_layer=layer, period=period)
+        return context.with_surveys(result, crime_layer=layer, period=period)
+
+    return context.view(("api-profile", *key), compute)
 
 
 def _map_routes(server: Flask, context: AppContext) -> None:
@@ -161,7 +171,8 @@ def _map_routes(server: Flask, context: AppContext) -> None:
         if checked not in places.boundaries:
             raise NotFoundError(f"no public boundary layer named '{name}'")
         areas = places.boundary(checked).areas[["code", "name", "geometry"]]
-        return Response(areas.to_json(drop_id=True), mimetype="application/geo+json")
+        text = context.view(("boundary-geojson", checked), lambda: areas.to_json(drop_id=True))
+        return Response(text, mimetype="application/geo+json")
 
     @server.get("/api/points/<name>.geojson")
     @guarded
@@ -217,7 +228,7 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
     @server.get("/api/profile/<boundary>/<code>.json")
     @guarded
     def profile_json(boundary: str, code: str) -> Response:
-        result = _profile(context, context.places(), boundary, code, request.args)
+        result = _profile(context, context.places(), _profile_key(boundary, code, request.args))
         return jsonify({
             "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
             "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
@@ -232,10 +243,12 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
         if fmt not in PROFILE_FORMATS:
             raise BadRequest(f"format '{fmt[:10]}' is not one of {', '.join(PROFILE_FORMATS)}")
         places = context.places()
-        result = _profile(context, places, boundary, code, request.args)
+        key = _profile_key(boundary, code, request.args)
+        result = _profile(context, places, key)
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
-        return _download(lambda path: export_profile(result, places, fmt, path), f"{result.code}.{fmt}",
-                         f"{safe}_profile.{fmt}")
+        content = context.view(("export", fmt, *key), lambda: _file_bytes(
+            lambda path: export_profile(result, places, fmt, path), f"{result.code}.{fmt}"))
+        return _send(content, f"{safe}_profile.{fmt}")
 
     @server.get("/api/table/<boundary>.<fmt>")
     @guarded
@@ -247,10 +260,13 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
         layer = checked_name(args.get("layer"), "layer") or default_crime_layer(places)
         if layer is None:
             raise NotFoundError("no point layer is loaded to count: load a crime layer, or name one with ?layer=")
-        table = layer_table(places, checked_name(boundary, "boundary") or "", layer,
-                            period=checked_period(args.get("period")))
-        return _download(lambda path: export_table(table, fmt, path), f"{boundary}.{fmt}",
-                         f"{boundary}_{layer}.{fmt}")
+        checked, period = checked_name(boundary, "boundary") or "", checked_period(args.get("period"))
+
+        def make() -> bytes:
+            table = layer_table(places, checked, layer, period=period)
+            return _file_bytes(lambda path: export_table(table, fmt, path), f"{checked}.{fmt}")
+
+        return _send(context.view(("table", checked, fmt, layer, period), make), f"{checked}_{layer}.{fmt}")
 
 
 def _perception_routes(server: Flask, context: AppContext) -> None:

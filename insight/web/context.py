@@ -39,7 +39,7 @@ from insight.web.components import unavailable
 
 CONTEXT_KEY = "INSIGHT_CONTEXT"
 REFRESH_SECONDS = 5.0
-VIEWS_KEPT = 512
+VIEWS_KEPT = 256
 T = TypeVar("T")
 PERCEPTION_METRIC = "perception:"
 
@@ -107,7 +107,7 @@ class AppContext:
             return places
 
     def view(self, key: tuple, compute: Callable[[], T]) -> T:
-        """``compute()`` for a page view, kept (at most :data:`VIEWS_KEPT`) until the data change.
+        """``compute()`` for a page view, kept (at most :data:`VIEWS_KEPT` views) until the data change.
 
         Figures are a pure function of the snapshot and the view, so the people looking at the
         same ward share one computation; the cache is dropped whenever a layer is loaded or edited.
