@@ -163,7 +163,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
     if args.dev or args.debug:
         print("reading the layers into memory…", flush=True)
-        context_of(app.server).places()
+        context_of(app.server).warm()
         print(f"Local Insight on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
         if args.debug:
             app.run(host=args.host, port=args.port, debug=True)

@@ -30,6 +30,7 @@ from insight.analysis.perception import (
 )
 from insight.analysis.places import Places, load_places
 from insight.analysis.profiles import Profile
+from insight.analysis.views import default_boundary
 from insight.config import Settings
 from insight.errors import InsightError, NotFoundError
 from insight.layers import load_specs
@@ -105,6 +106,15 @@ class AppContext:
                     self._views = OrderedDict()
                 self._checked = now
             return places
+
+    def warm(self) -> Places:
+        """Read the snapshot and the counts the opening map shows (default area layer, every point layer)."""
+        places = self.places()
+        boundary = default_boundary(places)
+        if boundary is not None:
+            for layer in places.points:
+                places.counts(layer, places.boundary(boundary))
+        return places
 
     def view(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()`` for a page view, kept (at most :data:`VIEWS_KEPT` views) until the data change.

@@ -70,7 +70,7 @@ def _warm(worker: Any) -> None:
     the handler it inherited from the master, which would lose it and leave the worker running.
     """
     try:
-        context_of(worker.wsgi).places()
+        context_of(worker.wsgi).warm()
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
