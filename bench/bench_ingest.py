@@ -67,8 +67,8 @@ def _timed(module: Any, name: str, bucket: dict[str, float], key: str) -> None:
 
 def child_insight(csv_path: Path, url: str, home: Path) -> dict[str, Any]:
     """Load the boundaries, then import the CSV through the CLI with stage timers."""
-    from insight.cli.main import main as cli_main
     from insight.cli.engines import close_engines
+    from insight.cli.main import main as cli_main
     from insight.sources import ingest
     from insight.store import io
 
@@ -96,9 +96,8 @@ def child_insight(csv_path: Path, url: str, home: Path) -> dict[str, Any]:
     _timed(io, "_write_points", stages, "write")
     _timed(ingest, "assign_points", stages, "tag")
     _timed(ingest, "replace_tags", stages, "tag")
-    _timed(ingest, "feature_coordinates", stages, "tag")
-    _timed(ingest, "recount", stages, "count")
-    _timed(ingest, "recount_totals", stages, "count")
+    _timed(ingest, "point_values", stages, "tag")
+    _timed(ingest, "store_counts", stages, "count")
     started = time.perf_counter()
     cli_main([*base, "import", str(csv_path), "--layer", "bulk", "--kind", "points", "--format", "police-bulk"])
     seconds = time.perf_counter() - started

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,11 +15,13 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from insight.errors import LoadError
-from insight.sources.ingest import adhoc_spec, load_layer
+from insight.layers import load_specs
+from insight.sources.ingest import adhoc_spec, load_layer, load_specs_into
 from insight.store import io
-from insight.store.io import feature_coordinates, read_features, write_layer
+from insight.store.counts import grouped_counts, recount, recount_totals, stored_count_rows
+from insight.store.io import feature_coordinates, layer_ids, read_features, write_layer
 
-from .conftest import open_store
+from .conftest import DATA_DIR, LAYERS_DIR, open_store
 
 HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
           "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context"]
@@ -182,3 +185,80 @@ def test_write_layer_round_trips_random_points(spatialite, rows) -> None:
             assert got.geometry is None or got.geometry.is_empty
         else:
             assert abs(got.geometry.x - where[0]) <= 5e-8 and abs(got.geometry.y - where[1]) <= 5e-8
+
+
+def _tag_indexes(store) -> list[tuple]:
+    with store.engine.connect() as conn:
+        if store.backend == "spatialite":
+            sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'feature_tags' ORDER BY name"
+        else:
+            sql = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'feature_tags' "
+                   "AND schemaname = current_schema() UNION ALL SELECT conname, pg_get_constraintdef(oid) "
+                   "FROM pg_constraint WHERE conrelid = 'feature_tags'::regclass ORDER BY 1")
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def _with_boundaries(store) -> None:
+    specs = [s for s in load_specs(LAYERS_DIR) if s.name in ("borough", "wards_2022")]
+    load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
+
+
+def test_counts_made_in_memory_equal_a_sql_recount_of_the_tags(store, tmp_path) -> None:
+    """After a load and a replacement, the stored counts are exactly what GROUP BY over the tags gives."""
+    _with_boundaries(store)
+    indexes = _tag_indexes(store)
+    assert len(indexes) >= (4 if store.backend == "spatialite" else 8)
+    for seed in (6, 7):
+        load_layer(store.engine, SPEC, _write_csv(tmp_path / f"p{seed}.csv", _rows(400 + seed, seed)))
+    assert _tag_indexes(store) == indexes
+    with store.engine.connect() as conn:
+        layer_id = conn.execute(text("SELECT id FROM layers WHERE name = 'bulk'")).scalar_one()
+        stored = stored_count_rows(conn, layer_id)
+        recount_totals(conn, layer_id)
+        for boundary in layer_ids(conn, "boundary"):
+            recount(conn, point_layer_id=layer_id, boundary_layer_id=boundary)
+        fresh = stored_count_rows(conn, layer_id)
+        conn.rollback()
+    assert stored == fresh
+    assert sum(r[-1] for r in stored if r[0] is None) == 407
+    assert sum(r[-1] for r in stored if r[0] is not None) > 0
+
+
+def test_failure_while_tagging_restores_tags_indexes_and_counts(store, tmp_path, monkeypatch) -> None:
+    """An error after the tags are written (tag indexes then being rebuilt) leaves the store as it was."""
+    _with_boundaries(store)
+    load_layer(store.engine, SPEC, _write_csv(tmp_path / "good.csv", _rows(60, 8)))
+    before, indexes = _snapshot(store), _tag_indexes(store)
+    with store.engine.connect() as conn:
+        counts = conn.execute(text("SELECT * FROM area_counts ORDER BY id")).all()
+
+    def boom(*args, **kwargs) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("insight.sources.ingest.store_counts", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        load_layer(store.engine, SPEC, _write_csv(tmp_path / "big.csv", _rows(500, 9)))
+    assert _snapshot(store) == before
+    assert _tag_indexes(store) == indexes
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT * FROM area_counts ORDER BY id")).all() == counts
+
+
+@pytest.mark.parametrize("width", [12, 6000])
+def test_grouped_counts_equal_counting_each_row(width: int) -> None:
+    """Grouping in numpy (small key space, and the fallback for a huge one) counts like a plain Counter, None kept."""
+    rng = np.random.default_rng(width)
+    n = 6000
+    columns = []
+    for _ in range(6):
+        values = np.array([f"v{v}" for v in rng.integers(0, width, n)], dtype=object)
+        values[rng.random(n) < 0.1] = None
+        columns.append(values)
+    if width < 100:
+        columns[0] = rng.integers(1, 40, n)
+    else:
+        assert np.prod([float(len(set(c.tolist())) + 1) for c in columns]) >= 2.0**62
+    want = Counter(zip(*(c.tolist() for c in columns)))
+    got = grouped_counts(columns)
+    assert len(got) == len(want)
+    assert {row[:-1]: row[-1] for row in got} == dict(want)

@@ -17,8 +17,15 @@ from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.store import Connection, Engine, authority_geometry, write_layer
-from insight.store.counts import recount, recount_totals, refresh_statistics
-from insight.store.io import AfterWrite, Progress, areas_for_tagging, feature_coordinates, layer_ids, replace_tags
+from insight.store.counts import point_values, refresh_statistics, store_counts
+from insight.store.io import (
+    AfterWrite,
+    Progress,
+    areas_for_tagging,
+    layer_ids,
+    replace_tags,
+    tag_indexes_deferred,
+)
 
 Echo = Callable[[str], None]
 
@@ -69,14 +76,23 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _text_lengths(values: pd.Series) -> np.ndarray:
+    """Length of each text value (0 for anything that is not text)."""
+    text = values.to_numpy(dtype=object)
+    is_text = np.fromiter((isinstance(v, str) for v in text), dtype=bool, count=len(text))
+    lengths = np.zeros(len(text), dtype=np.int64)
+    if is_text.any():
+        lengths[is_text] = pd.Series(text[is_text], dtype=object).str.len().to_numpy(dtype=np.int64)
+    return lengths
+
+
 def _check_lengths(frame: pd.DataFrame, kind: str, source: str) -> None:
     """LoadError listing text longer than its column in the store allows."""
     problems = []
     for column, limit in _MAX_LENGTHS[kind].items():
         if column not in frame:
             continue
-        lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
-        for position in np.flatnonzero((lengths > limit).to_numpy())[:50]:
+        for position in np.flatnonzero(_text_lengths(frame[column]) > limit)[:50]:
             problems.append(Problem(f"text is longer than {limit} characters", row=int(position) + 1, column=column))
     if problems:
         raise LoadError(source, problems)
@@ -98,17 +114,19 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
     Returns the number of tags written.
     """
     written = 0
-    points = {pid: feature_coordinates(conn, pid) for pid in point_layers}
-    for bid in boundary_layers:
-        area_ids, geoms = areas_for_tagging(conn, bid)
-        for pid, (feature_ids, x, y) in points.items():
-            index = assign_points(x, y, geoms)
-            tagged = np.where(index >= 0, area_ids[np.clip(index, 0, None)], -1)
-            replace_tags(conn, boundary_layer_id=bid, point_layer_id=pid, feature_ids=feature_ids, area_ids=tagged)
-            recount(conn, point_layer_id=pid, boundary_layer_id=bid)
-            written += int((tagged >= 0).sum())
-    for pid in point_layers:
-        recount_totals(conn, pid)
+    points = {pid: point_values(conn, pid) for pid in point_layers}
+    coming = sum(len(v.ids) for v in points.values()) * len(boundary_layers)
+    with tag_indexes_deferred(conn, coming):
+        for bid in boundary_layers:
+            area_ids, geoms = areas_for_tagging(conn, bid)
+            for pid, values in points.items():
+                index = assign_points(values.x, values.y, geoms)
+                tagged = np.where(index >= 0, area_ids[np.clip(index, 0, None)], -1)
+                replace_tags(conn, boundary_layer_id=bid, point_layer_id=pid, feature_ids=values.ids, area_ids=tagged)
+                store_counts(conn, values, point_layer_id=pid, boundary_layer_id=bid, area_ids=tagged)
+                written += int((tagged >= 0).sum())
+    for pid, values in points.items():
+        store_counts(conn, values, point_layer_id=pid, boundary_layer_id=None)
     refresh_statistics(conn)
     return written
 

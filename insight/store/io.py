@@ -469,7 +469,8 @@ def replace_tags(
             FeatureTag.boundary_layer_id == boundary_layer_id, FeatureTag.feature_id.in_(stale)
         )
     )
-    keep = area_ids >= 0
+    keep = np.flatnonzero(area_ids >= 0)
+    keep = keep[np.argsort(feature_ids[keep], kind="stable")]
     features, areas = feature_ids[keep].tolist(), area_ids[keep].tolist()
     layer = [boundary_layer_id] * len(features)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -483,3 +484,55 @@ def replace_tags(
             zip(layer, features, areas),
         )
     cursor.close()
+
+
+_PG_TAG_SIZE = "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'feature_tags'::regclass"
+_PG_TAG_CHECKS = ("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                  "WHERE conrelid = 'feature_tags'::regclass AND contype = 'f' ORDER BY conname")
+_PG_TAG_INDEXES = ("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                   "WHERE indrelid = 'feature_tags'::regclass AND NOT indisprimary ORDER BY 1")
+_SQLITE_TAG_INDEXES = ("SELECT name, sql FROM sqlite_master "
+                       "WHERE type = 'index' AND tbl_name = 'feature_tags' AND sql IS NOT NULL ORDER BY name")
+
+
+def _tag_suspension(cursor: Any, postgres: bool) -> tuple[list[str], list[str]]:
+    """The statements that drop the secondary indexes (and, on PostGIS, the foreign keys) of
+    ``feature_tags``, and those that make them again, as they are now."""
+    if not postgres:
+        found = cursor.execute(_SQLITE_TAG_INDEXES).fetchall()
+        return [f'DROP INDEX "{name}"' for name, _ in found], [sql for _, sql in found]
+    checks = cursor.execute(_PG_TAG_CHECKS).fetchall()
+    indexes = cursor.execute(_PG_TAG_INDEXES).fetchall()
+    drop = [f'ALTER TABLE feature_tags DROP CONSTRAINT "{name}"' for name, _ in checks]
+    drop += [f"DROP INDEX {name}" for name, _ in indexes]
+    make = [sql for _, sql in indexes]
+    make += [f'ALTER TABLE feature_tags ADD CONSTRAINT "{name}" {sql}' for name, sql in checks]
+    return drop, make
+
+
+@contextmanager
+def tag_indexes_deferred(conn: Connection, coming: int) -> Iterator[None]:
+    """Build the secondary indexes of ``feature_tags`` (and check its foreign keys on PostGIS) once,
+    after ``coming`` new tags, instead of row by row.
+
+    Only when the new tags outnumber the stored ones (a first or a replaced large layer):
+    one sorted build, and on PostGIS one validating join per foreign key, then cost far
+    less than per-row index inserts and per-row foreign-key triggers. Everything is
+    dropped and remade inside the caller's transaction, so a failure (including a tag
+    that breaks a foreign key) rolls back to the store as it was. On PostGIS this holds
+    an exclusive lock on ``feature_tags`` until the load commits: readers of the tags
+    wait for the end of such a load.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        size = _PG_TAG_SIZE if postgres else "SELECT coalesce(max(rowid), 0) FROM feature_tags"
+        stored = int(cursor.execute(size).fetchone()[0] or 0)
+        drop, make = _tag_suspension(cursor, postgres) if coming > stored else ([], [])
+        for statement in drop:
+            cursor.execute(statement)
+        yield
+        for statement in make:
+            cursor.execute(statement)
+    finally:
+        cursor.close()
