@@ -129,3 +129,40 @@ def test_people_saving_uploads_at_the_same_moment_see_a_page_not_an_error(store)
     with store.engine.connect() as conn:
         committed = conn.execute(select(Upload.id).where(Upload.status == "committed")).scalars().all()
     assert len(committed) == 1 and committed[0] in staged and numbers == [1]
+
+
+def test_people_asking_for_the_same_view_at_once_share_one_computation(store) -> None:
+    make_world(store.engine)
+    context = AppContext(settings(store.settings))
+    _CONTEXTS.append(context)
+    runs: list[int] = []
+    lock = threading.Lock()
+
+    def compute() -> str:
+        with lock:
+            runs.append(1)
+        threading.Event().wait(0.3)
+        return "figures"
+
+    results = _at_once([lambda: context.view(("area", "E05013630"), compute) for _ in range(WRITERS)])
+    assert results == ["figures"] * WRITERS
+    assert len(runs) == 1
+    assert context.view(("area", "E05013630"), compute) == "figures" and len(runs) == 1
+    assert context.view(("area", "other"), compute) == "figures" and len(runs) == 2
+
+
+def test_a_failed_view_is_not_kept_and_the_next_asker_computes_it_again(store) -> None:
+    make_world(store.engine)
+    context = AppContext(settings(store.settings))
+    _CONTEXTS.append(context)
+    answers = iter([RuntimeError("database busy"), "figures"])
+
+    def compute() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    with pytest.raises(RuntimeError):
+        context.view(("area", "x"), compute)
+    assert context.view(("area", "x"), compute) == "figures"

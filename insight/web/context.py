@@ -41,6 +41,7 @@ from insight.web.components import unavailable
 CONTEXT_KEY = "INSIGHT_CONTEXT"
 REFRESH_SECONDS = 5.0
 VIEWS_KEPT = 256
+VIEW_WAIT_SECONDS = 60.0
 T = TypeVar("T")
 PERCEPTION_METRIC = "perception:"
 
@@ -70,6 +71,7 @@ class AppContext:
         self._surveys: list[SurveyData] | None = None
         self._derived: dict[tuple, Any] = {}
         self._views: OrderedDict[tuple, Any] = OrderedDict()
+        self._computing: dict[tuple, threading.Event] = {}
 
     @cached_property
     def engine(self) -> Engine:
@@ -120,22 +122,35 @@ class AppContext:
         """``compute()`` for a page view, kept (at most :data:`VIEWS_KEPT` views) until the data change.
 
         Figures are a pure function of the snapshot and the view, so the people looking at the
-        same ward share one computation; the cache is dropped whenever a layer is loaded or edited.
+        same ward share one computation: while it runs, others asking for the same view wait for
+        it rather than repeat it. The cache is dropped whenever a layer is loaded or edited.
         """
         places = self.places()
-        with self._lock:
-            views = self._views
-            if key in views:
-                views.move_to_end(key)
-                found: T = views[key][1]
-                return found
-        value = compute()
-        with self._lock:
-            if self._places is places:
-                self._views[key] = (places, value)
-                while len(self._views) > VIEWS_KEPT:
-                    self._views.popitem(last=False)
-        return value
+        owner: threading.Event | None = None
+        while owner is None:
+            with self._lock:
+                if key in self._views:
+                    self._views.move_to_end(key)
+                    found: T = self._views[key][1]
+                    return found
+                running = self._computing.get(key)
+                if running is None:
+                    owner = self._computing[key] = threading.Event()
+            if owner is None and not running.wait(VIEW_WAIT_SECONDS):  # type: ignore[union-attr]
+                return compute()
+        try:
+            value = compute()
+            with self._lock:
+                if self._places is places:
+                    self._views[key] = (places, value)
+                    while len(self._views) > VIEWS_KEPT:
+                        self._views.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                if self._computing.get(key) is owner:
+                    del self._computing[key]
+            owner.set()
 
     def surveys(self) -> list[SurveyData]:
         """Loaded survey layers with their respondents: restricted, kept on the server for aggregates only."""
@@ -170,11 +185,9 @@ class AppContext:
         if chosen is None:
             raise NotFoundError(f"no survey layer '{survey}' (surveys: {', '.join(s.layer.name for s in surveys)})")
         places = self.places()
-        key = (chosen.layer.name, boundary, question, crime_layer, period, wave)
-        if key not in self._derived:
-            self._derived[key] = perception(places, chosen, question, boundary, crime_layer=crime_layer,
-                                            period=period, wave=wave)
-        return self._derived[key]
+        key = ("perception", chosen.layer.name, boundary, question, crime_layer, period, wave)
+        return self.view(key, lambda: perception(places, chosen, question, boundary, crime_layer=crime_layer,
+                                                 period=period, wave=wave))
 
     def benchmark(self, question: Question) -> tuple[Any, pd.DataFrame]:
         """The published results a survey question names as its benchmark (public indicator values) and their layer."""
