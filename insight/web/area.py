@@ -239,11 +239,16 @@ def page_header(result: Profile, view: AreaView) -> html.Header:
 
 
 def layout(boundary: str | None = None, code: str | None = None, **query: str) -> html.Div:
-    """The full profile of one area, for the view in the URL."""
+    """The full profile of one area, for the view in the URL (made once per URL until the data change)."""
     try:
         places = current_places()
     except InsightError as exc:
         return unavailable("Area profile", exc)
+    key = ("area-layout", boundary, code, tuple(sorted(query.items())))
+    return context().view(key, lambda: _layout(places, boundary, code, query))
+
+
+def _layout(places: Places, boundary: str | None, code: str | None, query: dict[str, str]) -> html.Div:
     try:
         view, problems = parse_view(places, boundary, code, query)
     except NotFoundError as exc:

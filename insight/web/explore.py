@@ -3,6 +3,7 @@ a side panel for the chosen area and a table alternative. The URL holds the whol
 :mod:`insight.web.explore_render` redraws the map for it."""
 from __future__ import annotations
 
+import json
 import re
 
 import dash_leaflet as dl
@@ -187,10 +188,14 @@ def map_column(problems: list[str]) -> html.Div:
 
 
 def layout(**query: str) -> html.Div:
-    """The map page for the view in the URL query."""
+    """The map page for the view in the URL query (made once per query until the data change)."""
     places = places_or_message("Explore your area")
     if isinstance(places, html.Div):
         return places
+    return context().view(("map-layout", tuple(sorted(query.items()))), lambda: _layout(places, query))
+
+
+def _layout(places: Places, query: dict[str, str]) -> html.Div:
     view, problems = parse_view(places, query)
     return html.Div([
         dcc.Location(id="view-url", refresh=False),
@@ -204,8 +209,11 @@ def layout(**query: str) -> html.Div:
 
 
 def refresh(view: dict, drawn: str | None) -> tuple:
-    """Redraw everything for the chosen view; one call to the package per part."""
-    return render(view, drawn, trigger=_trigger())
+    """Redraw everything for the chosen view; one call to the package per part (kept per view until the data
+    change, so people looking at the same map share it)."""
+    trigger = _trigger()
+    key = ("map", json.dumps(view, sort_keys=True, default=str), drawn, trigger)
+    return context().view(key, lambda: render(view, drawn, trigger=trigger))
 
 
 def _trigger() -> str | None:
