@@ -1,8 +1,11 @@
 """Clear failures: 503 when the database is unavailable, no internals shown, real 404s, headers, SIGTERM."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +33,24 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     app = loaded_app(tmp_path_factory.mktemp("failures"), {"borough", "wards_2022"})
     yield app
     close_app(app)
+
+
+def test_the_policy_allows_every_inline_script_the_pages_serve(tmp_path: Path) -> None:
+    app = loaded_app(tmp_path, {"borough", "wards_2022"})
+    try:
+        client = app.server.test_client()
+        for path in ("/area/wards_2022/E05013628", "/", "/compare"):
+            response = client.get(path)
+            html = response.get_data(as_text=True)
+            inline = [m.group(2) for m in re.finditer(r"<script([^>]*)>(.*?)</script>", html, re.S)
+                      if "src=" not in m.group(1) and "application/json" not in m.group(1)]
+            assert inline, path
+            policy = response.headers["Content-Security-Policy"]
+            for body in inline:
+                digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+                assert f"'sha256-{digest}'" in policy, (path, body[:120])
+    finally:
+        close_app(app)
 
 
 def _app_on(tmp_path: Path, url: str):

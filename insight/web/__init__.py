@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     partner.register(app.server, app_context)
     pages.register(app)
     app.layout = _shell
-    install_guards(app.server, app_context, script_hashes=app.csp_hashes(),
+    install_guards(app.server, app_context, script_hashes=app.csp_hashes,
                    page_paths=[p.get("path_template") or p["path"] for p in dash.page_registry.values()])
     return app
 

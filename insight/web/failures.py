@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from urllib.parse import urlsplit
 
@@ -80,11 +80,15 @@ def content_security_policy(script_hashes: Sequence[str], tile_url: str) -> str:
 
 
 def install_guards(server: Flask, app_context: AppContext, *, page_paths: list[str],
-                   script_hashes: Sequence[str]) -> None:
-    """Add the security headers, request ids, 404s and failure answers to every route of ``server``."""
+                   script_hashes: Callable[[], Sequence[str]]) -> None:
+    """Add the security headers, request ids, 404s and failure answers to every route of ``server``.
+
+    ``script_hashes`` is asked once the first request has been answered: Dash adds the inline
+    script of its page router when it sets itself up on that request, so asking earlier would
+    leave that script out of the policy and the browser would refuse to run it.
+    """
     pages = _page_patterns(page_paths)
     headers = {
-        "Content-Security-Policy": content_security_policy(script_hashes, app_context.settings.tile_url),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
@@ -105,6 +109,9 @@ def install_guards(server: Flask, app_context: AppContext, *, page_paths: list[s
 
     @server.after_request
     def _headers(response: Response) -> Response:
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = content_security_policy(script_hashes(),
+                                                                         app_context.settings.tile_url)
         for key, value in headers.items():
             response.headers.setdefault(key, value)
         response.headers.setdefault("X-Request-Id", request_id())
