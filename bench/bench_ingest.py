@@ -78,21 +78,7 @@ def child_insight(csv_path: Path, url: str, home: Path) -> dict[str, Any]:
         data = __import__("tomllib").loads(spec_file.read_text())["file"]
         cli_main([*base, "import", str(ROOT / "data" / data), "--layer", name])
     stages: dict[str, float] = {}
-    original_get = ingest.get_loader
-
-    def timed_loader(name: str) -> Any:
-        loader = original_get(name)
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return loader(*args, **kwargs)
-            finally:
-                stages["read+validate"] = time.perf_counter() - started
-
-        return run
-
-    ingest.get_loader = timed_loader  # type: ignore[assignment]
+    _timed(ingest, "_read", stages, "read+validate")
     _timed(io, "_write_points", stages, "write")
     _timed(ingest, "assign_points", stages, "tag")
     _timed(ingest, "replace_tags", stages, "tag")

@@ -262,3 +262,37 @@ def test_grouped_counts_equal_counting_each_row(width: int) -> None:
     got = grouped_counts(columns)
     assert len(got) == len(want)
     assert {row[:-1]: row[-1] for row in got} == dict(want)
+
+
+_KEYS = {"Reported by": "reported_by", "Falls within": "falls_within", "LSOA code": "lsoa_code",
+         "LSOA name": "lsoa_name", "Last outcome category": "last_outcome_category", "Context": "context"}
+_LEGACY = {"Violent crime", "Public disorder and weapons"}
+
+
+def test_bulk_properties_read_back_as_the_csv_says(store, tmp_path) -> None:
+    """Each stored properties dict is the row's other columns (blank as None, legacy type kept).
+
+    SpatiaLite keeps the JSON text, so the key order is the file's too (JSONB orders keys its own way)."""
+    rows = _rows(40, 11)
+    rows[1][2] = ""
+    rows[2][3] = "  "
+    rows[3][8] = 'Barnet "009B" – Café\\ ünï'
+    rows[4][9] = "Violent crime"
+    rows[5][9] = " Public disorder and weapons "
+    rows[6][10] = "Under investigation"
+    rows[7][11] = "line\twith tab\nand newline"
+    path = _write_csv(tmp_path / "props.csv", rows)
+    load_layer(store.engine, SPEC, path)
+    back = read_features(store.engine, "bulk")
+    with path.open(newline="") as fh:
+        raw = list(csv.DictReader(fh))
+    assert len(back) == len(raw) == 40
+    for record, props in zip(raw, back["properties"]):
+        want = {key: (record[column] if record[column].strip() else None) for column, key in _KEYS.items()}
+        if record["Crime type"].strip() in _LEGACY:
+            want["source_category"] = record["Crime type"].strip()
+        assert props == want
+        if store.backend == "spatialite":
+            assert list(props) == list(want)
+    assert back["properties"].iloc[4]["source_category"] == "Violent crime"
+    assert back["properties"].iloc[1]["reported_by"] is None

@@ -986,3 +986,56 @@ def test_full_police_files_load_quickly(name, relative, rows):
     elapsed = time.perf_counter() - start
     assert loaded.rows_read == len(loaded.frame) == rows
     assert elapsed < 5, f"{name} took {elapsed:.2f}s"
+
+
+def test_police_bulk_ingest_reader_gives_the_loader_rows_with_properties_as_json_text(tmp_path):
+    from insight.sources.police import read_police_bulk
+
+    rows = rows_of(FIX / "police_bulk_burglary_sample.csv")
+    rows[3]["Crime type"] = "Violent crime"
+    rows[4]["LSOA name"] = 'Café "quoted" \\ name'
+    rows[5]["Context"] = "   "
+    path = write_rows(tmp_path / "bulk.csv", rows, list(rows[0]))
+    loaded, text = load("police-bulk", path), read_police_bulk(path)
+    assert text.rows_read == loaded.rows_read == 200 and text.notes == loaded.notes
+    assert list(text.frame.columns) == list(loaded.frame.columns)
+    for column in ("source_id", "name", "category", "month"):
+        assert text.frame[column].tolist() == loaded.frame[column].tolist()
+    assert text.frame.geometry.equals(loaded.frame.geometry)
+    texts = text.frame["properties"].tolist()
+    assert all(isinstance(t, str) for t in texts)
+    assert texts == [json.dumps(p) for p in loaded.frame["properties"]]
+    assert json.loads(texts[3])["source_category"] == "Violent crime"
+
+
+_csv_lines = st.lists(
+    st.one_of(st.just([]), st.lists(st.text("ab ;é", max_size=4), min_size=1, max_size=5)), min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(header_width=st.integers(1, 4), lines=_csv_lines, newline=st.sampled_from(["\n", "\r\n"]),
+       trailing=st.booleans(), bom=st.booleans(), quoted=st.booleans())
+def test_csv_field_counts_agree_with_the_csv_module(header_width, lines, newline, trailing, bom, quoted):
+    from insight.sources.base import read_csv_text
+
+    header = [f"c{i}" for i in range(header_width)]
+    if quoted:
+        header[0] = '"c0"'
+    body = newline.join(",".join(fields) for fields in [header, *lines]) + (newline if trailing else "")
+    data = (b"\xef\xbb\xbf" if bom else b"") + body.encode()
+    records = [r for r in csv.reader(io.StringIO(body, newline="")) if r][1:]
+    want = [(n, f"has {len(r)} field(s) but the header has {header_width} (truncated line or unbalanced quote?)")
+            for n, r in enumerate(records, start=1) if len(r) != header_width]
+    path = Path("x.csv")
+    if not records:
+        with pytest.raises(LoadError, match="header but no data rows"):
+            read_csv_text(path, data=data)
+    elif want:
+        with pytest.raises(LoadError) as info:
+            read_csv_text(path, data=data)
+        assert [(p.row, p.reason) for p in info.value.problems] == want
+    else:
+        frame = read_csv_text(path, data=data)
+        assert list(frame.columns) == ["c" + str(i) for i in range(header_width)]
+        assert frame.values.tolist() == records

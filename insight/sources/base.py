@@ -12,6 +12,7 @@ import functools
 import gzip
 import inspect
 import io
+import json
 import re
 import types
 import typing
@@ -58,6 +59,7 @@ class Loaded:
 
 Loader = Callable[..., Loaded]
 LOADERS: dict[str, Loader] = {}
+TEXT_READERS: dict[str, Callable[[Path], Loaded]] = {}
 
 
 class OptionSpec(NamedTuple):
@@ -100,6 +102,23 @@ def get_loader(name: str) -> Loader:
         raise ConfigError(
             f"unknown source loader '{name}'; known loaders: {', '.join(loader_names())}"
         ) from None
+
+
+def register_text_reader(name: str) -> Callable[[Callable[[Path], Loaded]], Callable[[Path], Loaded]]:
+    """Register the ingest reader of loader ``name`` (no options): the same checks and rows,
+    but a points frame whose ``properties`` column holds each row's JSON text (a string
+    column) instead of a dict per row, which the store writes as it is."""
+
+    def decorate(func: Callable[[Path], Loaded]) -> Callable[[Path], Loaded]:
+        TEXT_READERS[name] = func
+        return func
+
+    return decorate
+
+
+def text_reader(name: str) -> Callable[[Path], Loaded] | None:
+    """The ingest reader registered for loader ``name`` by :func:`register_text_reader`, if any."""
+    return TEXT_READERS.get(name)
 
 
 def loader_names() -> list[str]:
@@ -308,13 +327,12 @@ def read_csv_text(
     raised together. Blank lines are skipped, so row ``n`` is the ``n``-th
     non-blank line after the header. ``data`` saves reading a file twice.
     """
-    text = decode_text(path, read_bytes(path) if data is None else data, encoding, what="CSV")
-    try:
-        counts = np.fromiter(
-            (len(r) for r in csv.reader(io.StringIO(text, newline="")) if r), dtype=np.int64
-        )
-    except csv.Error as err:
-        fail(path, [Problem(f"cannot be parsed as CSV: {err} (a quote is probably not closed)")])
+    raw = read_bytes(path) if data is None else data
+    text = decode_text(path, raw, encoding, what="CSV")
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    counts = _plain_field_counts(raw) if utf8 else None
+    if counts is None:
+        counts = _field_counts(path, text)
     if counts.size == 0:
         fail(path, [Problem("empty file: no header and no data rows")])
     if counts.size == 1:
@@ -325,16 +343,20 @@ def read_csv_text(
         bad,
         [f"has {n} field(s) but the header has {width} (truncated line or unbalanced quote?)" for n in counts[1:]],
         None,
-    )
+    ) if bad.any() else []
     raise_if(path, problems)
+    first = text.find("\n")
+    plain_first_line = first >= 0 and '"' not in text[:first]
+    header = next(csv.reader(io.StringIO(text[: first + 1] if plain_first_line else text, newline="")))
+    source = io.BytesIO(raw) if utf8 else io.StringIO(text)
+    del text
     try:
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, na_filter=False, header=0, index_col=False,
-            skip_blank_lines=True, engine="c",
+            source, dtype=str, na_filter=False, header=0, index_col=False,
+            skip_blank_lines=True, engine="c", encoding="utf-8-sig" if utf8 else None,
         )
     except (pd.errors.ParserError, ValueError) as err:
         fail(path, [Problem(f"cannot be parsed as CSV: {err}")])
-    header = next(csv.reader(io.StringIO(text, newline="")))
     names = [h.strip() for h in header]
     frame.columns = names
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -342,6 +364,46 @@ def read_csv_text(
     problems += missing_columns(names, required)
     raise_if(path, problems)
     return frame
+
+
+def _field_counts(path: Path, text: str) -> np.ndarray:
+    """Fields in each non-blank CSV record, read with the csv module."""
+    try:
+        return np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline="")) if r), dtype=np.int64)
+    except csv.Error as err:
+        fail(path, [Problem(f"cannot be parsed as CSV: {err} (a quote is probably not closed)")])
+
+
+_BLOCK = 1 << 22
+
+
+def _plain_field_counts(data: bytes) -> np.ndarray | None:
+    """What :func:`_field_counts` gives, counted on the bytes, for UTF-8 text with no quote,
+    no NUL and no carriage return outside CRLF (every record is then one line); None otherwise."""
+    if b'"' in data or b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends: list[np.ndarray] = []
+    commas: list[np.ndarray] = []
+    seen = 0
+    for start in range(0, len(buf), _BLOCK):
+        block = buf[start : start + _BLOCK]
+        newlines = np.flatnonzero(block == 10)
+        separators = np.flatnonzero(block == 44)
+        ends.append(newlines + start)
+        commas.append(np.searchsorted(separators, newlines) + seen)
+        seen += len(separators)
+    end = np.concatenate(ends) if ends else np.array([], dtype=np.int64)
+    at_end = np.concatenate(commas) if commas else np.array([], dtype=np.int64)
+    if not len(buf) or buf[-1] != 10:
+        end, at_end = np.append(end, len(buf)), np.append(at_end, seen)
+    begin = np.concatenate(([0], end[:-1] + 1))
+    length = end - begin
+    crlf = np.zeros(len(end), dtype=bool)
+    crlf[length > 0] = buf[end[length > 0] - 1] == 13
+    blank = (length - crlf) == 0
+    fields: np.ndarray = (np.diff(np.concatenate(([0], at_end))) + 1)[~blank]
+    return fields.astype(np.int64)
 
 
 # --- values -------------------------------------------------------------------------------
@@ -474,3 +536,33 @@ def json_records(
         return [{} for _ in range(len(frame))]
     columns = [json_column(frame.iloc[:, i], blank_is_none=blank_is_none) for i in range(frame.shape[1])]
     return [dict(zip(keys, row)) for row in zip(*columns)]
+
+
+def _json_texts(values: pd.Series, blank_is_none: bool) -> np.ndarray:
+    """Each text value of a column as JSON text (``null`` where missing or, if asked, blank)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array(
+        ["null" if pd.isna(v) or (blank_is_none and not str(v).strip()) else json.dumps(v) for v in uniques]
+        + ["null"], dtype=object,
+    )
+    return texts[codes]
+
+
+def json_text_records(
+    frame: pd.DataFrame, *, keys: Sequence[str], blank_is_none: bool = True, extra: tuple[str, np.ndarray] | None = None
+) -> pd.Series:
+    """Each row of a frame of text columns as the JSON text of :func:`json_records`'s dict, column-wise.
+
+    The text is what ``json.dumps`` gives for that dict. ``extra`` is a key and per-row
+    values added last where the value is not None. Returns a string column.
+    """
+    columns = [_json_texts(frame.iloc[:, i], blank_is_none) for i in range(len(keys))]
+    template = "{" + ", ".join(json.dumps(key).replace("%", "%%") + ": %s" for key in keys) + "%s}"
+    suffix = np.full(len(frame), "", dtype=object)
+    if extra is not None:
+        name, values = extra
+        present = np.flatnonzero(pd.notna(values))
+        prefix = (", " if keys else "") + json.dumps(name) + ": "
+        suffix[present] = [prefix + json.dumps(v) for v in values[present]]
+    texts = [template % row for row in zip(*columns, suffix)]
+    return pd.Series(texts, dtype=pd.StringDtype("python"), index=frame.index)

@@ -16,6 +16,7 @@ from insight.geo.crs import inside_mask
 from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
+from insight.sources.base import Loaded, text_reader
 from insight.store import Connection, Engine, authority_geometry, write_layer
 from insight.store.counts import point_values, refresh_statistics, store_counts
 from insight.store.io import (
@@ -156,6 +157,12 @@ def _tagger(kind: str) -> AfterWrite | None:
     return {"points": tag_points, "boundary": tag_areas}.get(kind)
 
 
+def _read(name: str, path: Path, options: dict[str, Any]) -> Loaded:
+    """Run loader ``name``, through its ingest reader (properties as JSON text) when it has one."""
+    reader = None if options else text_reader(name)
+    return reader(path) if reader is not None else get_loader(name)(path, **options)
+
+
 def load_layer(
     engine: Engine,
     spec: LayerSpec,
@@ -176,7 +183,7 @@ def load_layer(
     started = time.perf_counter()
     if not path.is_file():
         raise LoadError(path.name, [Problem(f"file not found: {path}")])
-    loaded = get_loader(loader or spec.loader)(path, **spec.options)
+    loaded = _read(loader or spec.loader, path, spec.options)
     if loaded.kind != spec.kind:
         raise ConfigError(
             f"layer '{spec.name}' is declared as kind '{spec.kind}' but loader "
@@ -189,7 +196,7 @@ def load_layer(
         repaired=loaded.repaired, notes=list(loaded.notes),
     )
     if spec.kind == "points":
-        frame = frame.copy()
+        frame = frame.copy(deep=False)
         missing = frame.geometry.isna() | frame.geometry.is_empty
         report.no_location = int(missing.sum())
         authority = authority_geometry(engine)

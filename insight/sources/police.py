@@ -26,6 +26,7 @@ from insight.sources.base import (
     decode_text,
     fail,
     json_records,
+    json_text_records,
     json_value,
     missing_columns,
     none_where,
@@ -33,6 +34,7 @@ from insight.sources.base import (
     read_bytes,
     read_csv_text,
     register,
+    register_text_reader,
     snake,
 )
 from insight.sources.geo import WGS84
@@ -306,10 +308,21 @@ def load_police_bulk(path: Path) -> Loaded:
     geometry. Repeated Crime IDs are kept and counted: police.uk lists some
     crimes more than once.
     """
+    return _bulk(path, as_text=False)
+
+
+@register_text_reader("police-bulk")
+def read_police_bulk(path: Path) -> Loaded:
+    """:func:`load_police_bulk` for ingest: the same rows and checks, ``properties`` as JSON text."""
+    return _bulk(path, as_text=True)
+
+
+def _bulk(path: Path, *, as_text: bool) -> Loaded:
     frame = read_csv_text(path, required=BULK_COLUMNS)
     ids = blank_to_none(frame["Crime ID"])
     month, problems = check_months(frame["Month"], "Month", required=True)
-    category, category_problems, legacy = _categories(frame["Crime type"].str.strip(), "Crime type")
+    raw_category = frame["Crime type"].str.strip()
+    category, category_problems, legacy = _categories(raw_category, "Crime type")
     geometry, missing, coordinate_problems = coordinate_points(
         frame["Longitude"], frame["Latitude"], x_name="Longitude", y_name="Latitude", crs=WGS84
     )
@@ -317,8 +330,26 @@ def load_police_bulk(path: Path) -> Loaded:
     raise_if(path, sorted(problems, key=lambda p: p.row or 0))
     used = {"Crime ID", "Month", "Crime type", "Longitude", "Latitude", "Location"}
     rest = [c for c in frame.columns if c not in used]
-    properties = json_records(frame[rest], keys=[_BULK_PROPERTIES.get(c, snake(c)) for c in rest])
-    _mark_legacy(properties, frame["Crime type"].str.strip(), legacy)
+    keys = [_BULK_PROPERTIES.get(c, snake(c)) for c in rest]
+    text = None
+    if as_text:
+        source = none_where(~raw_category.isin(list(legacy)).to_numpy(), raw_category.to_numpy(dtype=object))
+        text = json_text_records(frame[rest], keys=keys, extra=("source_category", source))
+        properties: list[dict[str, Any]] = [{}] * len(frame)
+    else:
+        properties = json_records(frame[rest], keys=keys)
+        _mark_legacy(properties, raw_category, legacy)
+    result = points_frame(
+        source_id=ids, name=blank_to_none(frame["Location"]), category=category, month=month,
+        properties=properties, geometry=geometry,
+    )
+    if text is not None:
+        result["properties"] = text
+    return Loaded(frame=result, kind="points", rows_read=len(frame),
+                  notes=_bulk_notes(ids) + _legacy_notes(legacy) + missing_note(missing))
+
+
+def _bulk_notes(ids: np.ndarray) -> list[str]:
     notes = []
     blank_ids = int(pd.isna(ids).sum())
     if blank_ids:
@@ -329,9 +360,4 @@ def load_police_bulk(path: Path) -> Loaded:
     if repeated:
         notes.append(f"{repeated} row(s) share a Crime ID with another row ({shared.nunique()} distinct IDs); "
                      "all are kept")
-    result = points_frame(
-        source_id=ids, name=blank_to_none(frame["Location"]), category=category, month=month,
-        properties=properties, geometry=geometry,
-    )
-    return Loaded(frame=result, kind="points", rows_read=len(frame),
-                  notes=notes + _legacy_notes(legacy) + missing_note(missing))
+    return notes

@@ -66,6 +66,24 @@ def _none_if_na(values: pd.Series) -> list[Any]:
     return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values.tolist()]
 
 
+def _is_text(values: pd.Series) -> bool:
+    """True for a properties column of JSON text (a string column), False for one of dicts."""
+    return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype)
+
+
+def _property_values(values: pd.Series) -> list[Any]:
+    """Properties as Python values for the ORM path (JSON text decoded)."""
+    return [json.loads(v) for v in values.tolist()] if _is_text(values) else values.tolist()
+
+
+def _property_texts(values: pd.Series) -> list[str]:
+    """Properties as JSON text for the bulk path (text columns pass as they are)."""
+    if _is_text(values):
+        return list(values.tolist())
+    encode = json.JSONEncoder().encode
+    return [encode(p) for p in values.tolist()]
+
+
 def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict[str, Any]) -> list[dict[str, Any]]:
     n = len(frame)
     base = {"layer_id": [layer_id] * n}
@@ -86,7 +104,7 @@ def _rows(kind: str, frame: pd.DataFrame, layer_id: int, meta: dict[str, Any]) -
             "category": _none_if_na(frame["category"]),
             "month": _none_if_na(frame["month"]),
             "inside_authority": [None if v is None else bool(v) for v in inside.tolist()],
-            "properties": frame["properties"].tolist(),
+            "properties": _property_values(frame["properties"]),
             "geom": ewkt(frame.geometry),
         }
     elif kind == "indicator":
@@ -135,12 +153,11 @@ def _point_columns(frame: pd.DataFrame, layer_id: int) -> tuple[list[list[Any]],
     x = np.round(shapely.get_x(geoms), 7)
     y = np.round(shapely.get_y(geoms), 7)
     inside = frame["inside_authority"] if "inside_authority" in frame else pd.Series([None] * n, dtype=object)
-    encode = json.JSONEncoder().encode
     columns = [
         [layer_id] * n,
         *(_objects(frame[c]) for c in ("source_id", "name", "category", "month")),
         [None if v is None or v is pd.NA or v != v else bool(v) for v in inside.tolist()],
-        [encode(p) for p in frame["properties"].tolist()],
+        _property_texts(frame["properties"]),
     ]
     return columns, x, y
 
