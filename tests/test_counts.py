@@ -142,3 +142,16 @@ def test_counts_equal_a_fresh_count_after_any_edits_and_restores(store, steps) -
     for step in steps:
         _step(world, step, store.serial)
         assert _clean(_stored(store.engine, world.layer)) == _clean(_expected(store.engine, world.layer)), step
+
+
+def test_upgrading_a_database_with_points_fills_the_counts(store) -> None:
+    from insight.store.migrate import downgrade, upgrade
+
+    names = {"borough", "wards_2022", "schools"}
+    specs = [s for s in load_specs(LAYERS_DIR) if s.name in names]
+    load_specs_into(store.engine, specs, DATA_DIR, echo=lambda _: None)
+    downgrade(store.engine, "0005")
+    upgrade(store.engine)
+    expected = _clean(_expected(store.engine, "schools"))
+    assert sum(n for k, n in expected.items() if k[0] == "wards_2022") > 0
+    assert _clean(_stored(store.engine, "schools")) == expected
