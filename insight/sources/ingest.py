@@ -128,7 +128,7 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
                 written += int((tagged >= 0).sum())
     for pid, values in points.items():
         store_counts(conn, values, point_layer_id=pid, boundary_layer_id=None)
-    refresh_statistics(conn)
+    refresh_statistics(conn, rows=sum(len(v.ids) for v in points.values()))
     return written
 
 

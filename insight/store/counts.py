@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Integer, String, delete, func, insert
 
 from insight.store.models import Area, AreaCount, Feature, FeatureTag, Layer
 
+LARGE_WRITE = 50_000
 COUNT_COLUMNS = ["area_id", "month", "category", "asset_kind", "n"]
 _TARGET = ["point_layer_id", "boundary_layer_id", "area_id", "month", "category", "asset_kind", "n"]
 
@@ -171,18 +172,20 @@ def store_counts(
     cursor.close()
 
 
-def refresh_statistics(conn: Connection) -> None:
-    """Let the query planner see the new sizes of the point tables (after a load or commit).
+def refresh_statistics(conn: Connection, *, rows: int) -> None:
+    """Let the query planner see the new sizes of the point tables after writing ``rows`` points.
 
-    SQLite keeps no statistics until asked, and without them it may scan every tag of an
-    area to find a layer's few points; PostgreSQL's autovacuum catches up only later.
+    SQLite keeps no statistics until asked, and without them it may scan every tag of an area to
+    find a layer's few points, so it is asked after every write (a sampled ANALYZE takes tens of
+    milliseconds). PostgreSQL's autovacuum keeps up with small writes; it is asked only after a
+    large load, because ANALYZE inside many small concurrent commits can deadlock them.
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE features")
         conn.exec_driver_sql("ANALYZE feature_tags")
         conn.exec_driver_sql("ANALYZE area_counts")
-    else:
+    elif rows >= LARGE_WRITE:
         conn.exec_driver_sql("ANALYZE features, feature_tags, area_counts")
 
 

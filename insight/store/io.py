@@ -22,6 +22,7 @@ from insight.store.models import Area, AreaCount, AreaLookup, Feature, FeatureTa
 Progress = Callable[[int, int], None]
 AfterWrite = Callable[[Connection, int], None]
 CHUNK = 5000
+DEFER_TAG_INDEXES = 50_000
 BULK_CHUNK = 50_000
 WRITE_CACHE_KIB = 131_072
 
@@ -532,7 +533,8 @@ def tag_indexes_deferred(conn: Connection, coming: int) -> Iterator[None]:
     """Build the secondary indexes of ``feature_tags`` (and check its foreign keys on PostGIS) once,
     after ``coming`` new tags, instead of row by row.
 
-    Only when the new tags outnumber the stored ones (a first or a replaced large layer):
+    Only when the new tags are many (at least :data:`DEFER_TAG_INDEXES`) and outnumber the stored
+    ones (a first or a replaced large layer; never a partner's commit, which may run beside others):
     one sorted build, and on PostGIS one validating join per foreign key, then cost far
     less than per-row index inserts and per-row foreign-key triggers. Everything is
     dropped and remade inside the caller's transaction, so a failure (including a tag
@@ -545,7 +547,7 @@ def tag_indexes_deferred(conn: Connection, coming: int) -> Iterator[None]:
     try:
         size = _PG_TAG_SIZE if postgres else "SELECT coalesce(max(rowid), 0) FROM feature_tags"
         stored = int(cursor.execute(size).fetchone()[0] or 0)
-        drop, make = _tag_suspension(cursor, postgres) if coming > stored else ([], [])
+        drop, make = _tag_suspension(cursor, postgres) if coming > max(stored, DEFER_TAG_INDEXES) else ([], [])
         for statement in drop:
             cursor.execute(statement)
         yield
