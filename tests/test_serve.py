@@ -111,6 +111,30 @@ def test_serve_runs_gunicorn_workers_and_stops_them_all_on_sigterm(store: Store)
         _stop(process)
 
 
+def test_every_worker_serves_the_page_scripts_before_it_has_served_a_page(store: Store) -> None:
+    """A browser fetches a page's scripts at once, maybe from workers that have not yet rendered a page."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dash_leaflet
+
+    process, url = _start(store, "--workers", "3", "--threads", "4")
+    version = dash_leaflet.__version__.replace(".", "_")
+    script = f"{url}/_dash-component-suites/dash_leaflet/dash_leaflet.v{version}m1.js"
+
+    def status(_: int) -> int:
+        try:
+            return _get(script)[0]
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            answers = list(pool.map(status, range(48)))
+        assert answers == [200] * 48
+    finally:
+        _stop(process)
+
+
 def test_serve_dev_runs_the_single_process_development_server(store: Store) -> None:
     process, url = _start(store, "--dev")
     try:

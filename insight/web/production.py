@@ -71,6 +71,9 @@ def _warm(worker: Any) -> None:
     """
     try:
         context_of(worker.wsgi).warm()
+        # Dash registers the component suites it may serve only when it first renders the page shell;
+        # without this a worker that has not yet served a page answers a script request with a 500.
+        worker.wsgi.test_client().get("/")
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
