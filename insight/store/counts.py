@@ -26,11 +26,16 @@ def _kind_expression(conn: Connection, point_layer_id: int) -> tuple[Any, list[A
     theme, layer_kind = conn.execute(
         select(Layer.theme, Layer.asset_kind).where(Layer.id == point_layer_id)
     ).one()
+    kind = asset_kind_expression(theme, layer_kind)
+    return kind, ([kind] if theme == "assets" else [])
+
+
+def asset_kind_expression(theme: str | None, layer_kind: str | None) -> Any:
+    """A feature's asset kind in SQL: its own non-empty ``asset_kind`` on asset layers, else the layer's."""
     default = literal(layer_kind, String) if layer_kind else null()
     if theme != "assets":
-        return default, []
-    own = func.coalesce(func.nullif(Feature.properties["asset_kind"].as_string(), ""), default)
-    return own, [own]
+        return default
+    return func.coalesce(func.nullif(Feature.properties["asset_kind"].as_string(), ""), default)
 
 
 def recount(conn: Connection, *, point_layer_id: int, boundary_layer_id: int) -> None:
@@ -198,9 +203,10 @@ def recount_all(conn: Connection) -> None:
             recount(conn, point_layer_id=point_layer_id, boundary_layer_id=boundary_layer_id)
 
 
-def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+def rows_frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """A frame from result rows, built column-wise (empty columns of objects when there are none)."""
     if not rows:
-        return pd.DataFrame({c: [] for c in columns})
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)))))
 
 
@@ -226,7 +232,7 @@ def read_counts(engine: Engine, point_layer: str, boundary_layer: str | None) ->
         rows = result.cursor.fetchall() if result.cursor is not None else []
         codes = dict(conn.execute(select(Area.id, Area.code).where(Area.layer_id == boundary_id)).all()
                      ) if boundary_id is not None else {}
-    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else _frame([], columns)
+    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else rows_frame([], columns)
     frame.insert(0, "area_code", frame.pop("area_id").map(codes) if codes else None)
     frame["asset_kind"] = frame["asset_kind"].astype(object).where(frame["asset_kind"].notna(), None)
     frame["n"] = frame["n"].astype("int64")

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine, Select, String, and_, func, literal, null, select, text
+from sqlalchemy import Connection, Engine, Select, and_, func, select, text
 
 from insight.geo.joins import assign_points
-from insight.store.counts import read_counts
+from insight.store.counts import asset_kind_expression, read_counts, rows_frame
 from insight.store.models import Area, Feature, FeatureTag, Layer
 
 POINT_COLUMNS = ["id", "x", "y", "name", "category", "month", "asset_kind"]
@@ -54,12 +54,6 @@ class PointPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
-    if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)))))
-
-
 SMALL_LAYER = 20_000
 
 
@@ -69,13 +63,6 @@ def _layer(conn: Connection, name: str) -> tuple[int, str | None, str | None, in
         select(Layer.id, Layer.theme, Layer.asset_kind, Layer.feature_count).where(Layer.name == name)
     ).one()
     return int(row[0]), row[1], row[2], int(row[3] or 0)
-
-
-def _kind(theme: str | None, layer_kind: str | None) -> Any:
-    default = literal(layer_kind, String) if layer_kind else null()
-    if theme != "assets":
-        return default
-    return func.coalesce(func.nullif(Feature.properties["asset_kind"].as_string(), ""), default)
 
 
 def _in_box(conn: Connection, box: BBox) -> Any:
@@ -94,7 +81,7 @@ def _in_box(conn: Connection, box: BBox) -> Any:
 def _filtered(conn: Connection, layer: str, q: PointQuery, columns: Sequence[Any]) -> Select[Any]:
     """The SELECT of ``columns`` over a layer's located points passing every filter but the polygon."""
     layer_id, theme, layer_kind, size = _layer(conn, layer)
-    kind = _kind(theme, layer_kind)
+    kind = asset_kind_expression(theme, layer_kind)
     by_area = bool(q.boundary and q.area)
     # SQLite's planner cannot tell a layer of ten points from one of a million; "+ 0" keeps it off the
     # index that would be the slow way in: a small layer is read by layer, a large one by area.
@@ -150,7 +137,7 @@ def select_points(engine: Engine, layer: str, q: PointQuery) -> PointPage:
             total = q.offset + len(rows) if whole else int(
                 conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             )
-    return PointPage(frame=_frame(rows, POINT_COLUMNS), total=total)
+    return PointPage(frame=rows_frame(rows, POINT_COLUMNS), total=total)
 
 
 def count_within(engine: Engine, layer: str, polygons: Sequence[BaseGeometry]) -> pd.DataFrame:
@@ -160,7 +147,7 @@ def count_within(engine: Engine, layer: str, polygons: Sequence[BaseGeometry]) -
     """
     columns = ["area", "month", "category", "asset_kind", "n"]
     if not polygons:
-        return _frame([], columns)
+        return rows_frame([], columns)
     box = tuple(np.concatenate([shapely.bounds(np.array(polygons, dtype=object)).min(axis=0)[:2],
                                 shapely.bounds(np.array(polygons, dtype=object)).max(axis=0)[2:]]).tolist())
     with engine.connect() as conn:
@@ -168,8 +155,8 @@ def count_within(engine: Engine, layer: str, polygons: Sequence[BaseGeometry]) -
                           [func.ST_X(Feature.geom), func.ST_Y(Feature.geom), Feature.month, Feature.category])
         rows = conn.execute(query).all()
     if not rows:
-        return _frame([], columns)
-    frame = _frame(rows, ["x", "y", "month", "category", "asset_kind"])
+        return rows_frame([], columns)
+    frame = rows_frame(rows, ["x", "y", "month", "category", "asset_kind"])
     frame["area"] = assign_points(frame["x"].to_numpy(float), frame["y"].to_numpy(float),
                                   np.array(polygons, dtype=object))
     inside = frame[frame["area"] >= 0]
@@ -181,7 +168,7 @@ def search_points(engine: Engine, layers: Sequence[str], query: str, *, limit: i
     """Located points of ``layers`` whose name contains ``query`` (case-insensitive), by name: layer, name, x, y."""
     columns = ["layer", "name", "x", "y"]
     if not layers:
-        return _frame([], columns)
+        return rows_frame([], columns)
     with engine.connect() as conn:
         rows = conn.execute(
             select(Layer.name, Feature.name, func.ST_X(Feature.geom), func.ST_Y(Feature.geom))
@@ -190,7 +177,7 @@ def search_points(engine: Engine, layers: Sequence[str], query: str, *, limit: i
                    func.lower(Feature.name).contains(query.casefold(), autoescape=True))
             .order_by(Feature.name, Feature.id).limit(limit)
         ).all()
-    return _frame(rows, columns)
+    return rows_frame(rows, columns)
 
 
 def feature_areas(engine: Engine, layer: str, boundary: str) -> pd.DataFrame:
@@ -206,7 +193,7 @@ def feature_areas(engine: Engine, layer: str, boundary: str) -> pd.DataFrame:
             .outerjoin(Area, Area.id == FeatureTag.area_id)
             .where(Feature.layer_id == layer_id).order_by(Feature.id)
         ).all()
-    return _frame(rows, ["id", "source_id", "code"])
+    return rows_frame(rows, ["id", "source_id", "code"])
 
 
 class StorePointSource:
