@@ -375,3 +375,44 @@ def test_pages_say_when_the_database_is_unavailable(tmp_path: Path) -> None:
     for page in pages:
         assert "The database is not available" in _texts(page)
     assert "The database is not available" in update[2]
+
+
+# ---- plotly.js: the basic bundle draws every chart ------------------------------------------------
+
+
+def _trace_types(component) -> set[str]:
+    """The trace types of every figure in a component tree."""
+    if isinstance(component, (list, tuple)):
+        return set().union(*(_trace_types(c) for c in component)) if component else set()
+    if component is None or isinstance(component, (str, int, float)):
+        return set()
+    figure = getattr(component, "figure", None)
+    found = {trace.get("type", "scatter") for trace in figure["data"]} if isinstance(figure, dict) else set()
+    return found | _trace_types(getattr(component, "children", None))
+
+
+def test_every_chart_of_the_area_and_compare_pages_is_a_trace_type_the_basic_bundle_holds(web_app, places) -> None:
+    from insight.web.area import layout as area_layout
+    from insight.web.compare import layout as compare_layout
+    from insight.web.plotly_bundle import TRACE_TYPES
+
+    codes = places.boundary("wards_2022").areas["code"].tolist()
+    with web_app.server.test_request_context():
+        pages = [area_layout(boundary="wards_2022", code=code) for code in codes[:3]]
+        pages.append(area_layout(boundary="wards_2022", code=WARD, comparator="average", period="2017-01:2017-06"))
+        pages.append(compare_layout(boundary="wards_2022", areas=f"{WARD},{OTHER}"))
+    types = _trace_types(pages)
+    assert "bar" in types
+    assert types <= TRACE_TYPES
+
+
+def test_area_page_charts_are_drawn_by_the_basic_plotly_bundle_of_plotlys_version(page, app_url: str) -> None:
+    from plotly.offline import get_plotlyjs_version
+
+    _open_area(page, f"{app_url}/area/wards_2022/{WARD}")
+    page.wait_for_selector("#trend-chart .main-svg")
+    assert page.evaluate("window.Plotly.version") == get_plotlyjs_version()
+    served = page.evaluate(
+        "fetch('/_dash-component-suites/plotly/package_data/plotly.min.js').then(r => r.text())"
+        ".then(t => [t.length, t.slice(0, 60)])")
+    assert served[0] < 1_500_000 and "plotly.js (basic - minified)" in served[1]

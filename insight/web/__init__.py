@@ -13,7 +13,7 @@ import dash
 from dash import Dash, html
 
 from insight.config import Settings, load_settings
-from insight.web import api, pages, partner
+from insight.web import api, pages, partner, plotly_bundle
 from insight.web.components import aria
 from insight.web.context import AppContext, context_of, install
 from insight.web.failures import install_guards
@@ -34,6 +34,7 @@ def _shell() -> html.Div:
         html.Ul([
             html.Li(html.A("Map", href="/")),
             html.Li(html.A("Compare areas", href="/compare")),
+            html.Li(html.A("Need beside assets", href="/need")),
             html.Li(html.A("Data catalogue", href="/catalogue")),
             html.Li(html.A("Partner sign-in", href="/partner/sign-in")),
         ]),
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.index_string = INDEX_HTML
     app_context = AppContext(settings)
     install(app.server, app_context)
+    plotly_bundle.install(app.server)
     api.register(app.server, app_context)
     partner.register(app.server, app_context)
     pages.register(app)
