@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Dash
 
-from insight.web import area, catalogue, compare, explore
+from insight.web import area, catalogue, compare, explore, need
 
 
 def register(app: Dash) -> None:
@@ -22,5 +22,6 @@ def register(app: Dash) -> None:
                        layout=compare.layout)
     dash.register_page("catalogue", path="/catalogue", name="Data catalogue",
                        title="Local Insight — data catalogue", layout=catalogue.layout)
+    need.register(app)
     for page in (explore, area, compare):
         page.register_callbacks(app)
