@@ -92,8 +92,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """``insight import FILE --layer NAME``: load one file as a layer, defined or described on the command line."""
     from insight.layers import load_specs
     from insight.sources.ingest import adhoc_spec, load_layer
+    from insight.sources.postcodes import FORMATS as POSTCODE_FORMATS
 
     path = Path(args.file)
+    if args.layer == "postcodes" or (args.format or "").lower() in POSTCODE_FORMATS:
+        return _import_postcodes(path, args, settings)
     known = {s.name: s for s in load_specs(settings.layers_dir)}
     options = _parse_options(args.option)
     if args.layer in known and not args.kind:
@@ -118,6 +121,18 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     report = load_layer(engine, spec, path, loader=args.format, progress=progress(spec.name) if progress else None)
     print(report.summary())
     for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _import_postcodes(path: Path, args: argparse.Namespace, settings: Settings) -> int:
+    """``insight import NSPL.csv --layer postcodes --format nspl``: replace the postcode lookup."""
+    from insight.sources.postcodes import import_postcodes
+
+    report = import_postcodes(open_engine(settings), path, args.format or "nspl")
+    first, *notes = report.lines()
+    print(first)
+    for note in notes:
         print(f"  note: {note}")
     return 0
 
@@ -335,7 +350,8 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("file")
     imp.add_argument("--layer", required=True,
                      help="layer name; a layers/ definition of that name supplies the metadata")
-    imp.add_argument("--format", help="loader name, e.g. boundary, police-api, police-bulk, points-csv")
+    imp.add_argument("--format", help="loader name, e.g. boundary, police-api, police-bulk, points-csv; "
+                     "for postcode files (--layer postcodes) nspl, onspd or codepoint")
     imp.add_argument("--kind", choices=["boundary", "points", "indicator", "lookup"])
     imp.add_argument("--area-type", help="for boundaries: ward, lsoa, town_centre, constituency, borough…")
     imp.add_argument("--vintage", help="boundary vintage, e.g. 2022")

@@ -204,6 +204,27 @@ class AreaCount(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class Postcode(Base):
+    """One postcode from the council's postcode file (NSPL, ONSPD or Code-Point Open), kept for lookups.
+
+    ``postcode`` is the compact key ('NW95AB'); ``terminated`` the month it went out of use, None while live.
+    """
+
+    __tablename__ = "postcodes"
+    __table_args__ = (Index("ix_postcodes_sector", "sector"), Index("ix_postcodes_district", "district"))
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    display: Mapped[str] = mapped_column(String(8))
+    sector: Mapped[str] = mapped_column(String(6))
+    district: Mapped[str] = mapped_column(String(4))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    introduced: Mapped[str | None] = mapped_column(String(7))
+    terminated: Mapped[str | None] = mapped_column(String(7))
+    authority: Mapped[str | None] = mapped_column(String(9))
+    ward: Mapped[str | None] = mapped_column(String(9))
+    lsoa: Mapped[str | None] = mapped_column(String(9))
+
+
 ROLES = ("public", "councillor", "officer", "analyst", "partner", "admin")
 
 
