@@ -144,3 +144,34 @@ def test_any_well_formed_postcode_sector_and_district_is_recognised_however_writ
     if spaces:
         assert lookup_key(case(sector)) == ("sector", f"{district} {unit[0]}")
     assert postcode_kind(case(district)) == "district"
+
+
+def test_search_finds_a_postcode_from_the_extract_with_its_place_and_status(store, capsys) -> None:
+    from insight.analysis.places import load_places
+    from insight.analysis.views import search
+    from insight.web import create_app
+    from insight.web.context import context_of
+
+    assert _import(store, capsys, NSPL)[0] == 0
+    live = next(r for r in _rows() if not r["doterm"] and r["osgrdind"] == "1")
+    places = load_places(store.engine)
+    hit = search(places, live["pcds"].lower())[0]
+    assert hit["type"] == "postcode" and hit["name"] == live["pcds"] and hit["note"] is None
+    assert (hit["lon"], hit["lat"]) == pytest.approx((float(live["long"]), float(live["lat"])))
+    old = search(places, "WC1A 1AA")[0]
+    assert old["note"] == "no longer in use since 1998-06; shown where it was"
+    assert search(places, "library") == []
+    app = create_app(store.settings)
+    try:
+        client = app.server.test_client()
+        body = client.get("/api/search.json", query_string={"q": "wc2n"}).get_json()
+        district = [r for r in _rows() if r["pcds"].split(" ")[0] == "WC2N"]
+        first = body["results"][0]
+        assert first["type"] == "postcode" and first["kind"] == "district"
+        assert first["note"].startswith(f"{len(district):,} postcodes, ")
+        west, south, east, north = first["bbox"]
+        located = [r for r in district if r["osgrdind"] != "9"]
+        assert west == pytest.approx(min(float(r["long"]) for r in located))
+        assert north == pytest.approx(max(float(r["lat"]) for r in located))
+    finally:
+        context_of(app.server).close()

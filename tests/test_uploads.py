@@ -262,6 +262,26 @@ def test_postcodes_are_placed_only_when_a_postcode_lookup_is_loaded(world, tmp_p
         _check(world, write(tmp_path / "p.csv", rows))
 
 
+def test_a_row_with_only_a_postcode_is_placed_from_the_loaded_postcode_file(world, tmp_path: Path) -> None:
+    import csv as csv_module
+
+    from insight.sources.postcodes import import_postcodes
+
+    nspl = Path(__file__).resolve().parents[2] / "shared" / "data" / "postcodes" / "NSPL_NOV_2021_UK_WC.csv"
+    if not nspl.is_file():
+        pytest.skip("the shared NSPL extract is beside the repository")
+    with nspl.open(newline="", encoding="utf-8") as f:
+        live = next(r for r in csv_module.DictReader(f) if not r["doterm"] and r["osgrdind"] == "1")
+    import_postcodes(world.engine, nspl)
+    rows = f"venue_id,name,category,postcode\nA,Holborn hall,Culture,{live['pcds'].lower()}\nB,Nowhere,Culture,ZZ9 9ZZ\n"
+    check = _check(world, write(tmp_path / "p.csv", rows))
+    placed = {c.key: (c.lon, c.lat) for c in check.result.candidates}
+    assert placed["A"] == pytest.approx((float(live["long"]), float(live["lat"])))
+    text = " ".join(str(i) for i in check.result.issues)
+    assert f"placed at the centre of postcode {live['pcds'].lower()}" in text
+    assert "postcode 'ZZ9 9ZZ' is not in the postcode lookup" in text and "B" not in placed
+
+
 def test_officers_may_create_a_new_asset_layer_by_uploading_and_partners_may_not(world, tmp_path: Path) -> None:
     path = write(tmp_path / "n.csv", "id,name,category,longitude,latitude\nA,artsdepot,Culture,-0.1779,51.6135\n")
     before = fingerprint(world.engine)

@@ -19,6 +19,7 @@ from insight.errors import NotFoundError, StoreError
 from insight.store import Engine, LayerSummary, layer_summaries, read_areas, read_indicator_values, read_lookups
 from insight.store.counts import read_counts
 from insight.store.points import PointPage, PointQuery, StorePointSource
+from insight.store.postcodes import PostcodeMatch
 
 NO_MONTH = -1
 
@@ -110,6 +111,9 @@ class PointSource(Protocol):
 
     def search(self, layers: list[str], text: str, limit: int) -> pd.DataFrame:
         """Named points of ``layers`` containing ``text``: layer, name, x, y."""
+
+    def postcode(self, candidates: list[tuple[str, str]]) -> PostcodeMatch | None:
+        """The first of ``candidates`` ((kind, key) readings of a search) found in the postcode lookup."""
 
 
 @dataclass

@@ -29,6 +29,7 @@ from insight.analysis.profiles import (
 )
 from insight.errors import ConfigError
 from insight.layers import ASSET_KINDS
+from insight.sources.postcodes import lookup_keys
 from insight.store.points import PointPage, PointQuery
 
 PALETTES = {
@@ -241,7 +242,7 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any
     q = query.strip().casefold()
     if len(q) < 2:
         return []
-    found: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = postcode_hits(places, query)
     for name, data in places.boundaries.items():
         hits = data.areas[data.areas["name"].str.casefold().str.contains(q, regex=False)]
         for code, area in zip(hits["code"], hits["name"]):
@@ -254,6 +255,27 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any
             found.append({"type": "feature", "layer": layer, "layer_title": places.points[layer].meta.title,
                           "name": str(name), "lon": float(x), "lat": float(y)})
     return found[:limit]
+
+
+def postcode_hits(places: Places, query: str) -> list[dict[str, Any]]:
+    """The postcode, sector or district ``query`` names, from the loaded postcode file (none when not loaded)."""
+    candidates = lookup_keys(query)
+    if not candidates or places.source is None:
+        return []
+    match = places.points_source().postcode(candidates)
+    if match is None:
+        return []
+    label = {"postcode": "postcode", "sector": "postcode sector", "district": "postcode district"}[match.kind]
+    if match.terminated:
+        note = f"no longer in use since {match.terminated}; shown where it was"
+    elif match.kind != "postcode":
+        note = f"{match.postcodes:,} postcodes, {match.live:,} in use"
+    else:
+        note = None
+    if match.lon is None or match.lat is None:
+        note = "the postcode file gives no location for it"
+    return [{"type": "postcode", "kind": match.kind, "name": match.query, "kind_title": label, "note": note,
+             "lon": match.lon, "lat": match.lat, "bbox": list(match.bbox) if match.bbox else None}]
 
 
 def parse_drawn(text: str | None) -> BaseGeometry | None:

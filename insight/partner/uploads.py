@@ -22,7 +22,7 @@ from insight.config import Settings
 from insight.errors import ConfigError, InsightError, LoadError, NotFoundError, Problem, VersionConflict
 from insight.partner import staging
 from insight.partner.auth import LayerRef, Principal, can, organisation_id, require
-from insight.partner.record_checks import ERROR, CheckResult, Context, Issue, Rules, check_table
+from insight.partner.record_checks import ERROR, POSTCODE_COLUMNS, CheckResult, Context, Issue, Rules, check_table
 from insight.partner.safe_files import UploadLimits, read_upload
 from insight.partner.staging import Checked, Finish, StagedFile
 from insight.partner.tables import RawTable
@@ -46,7 +46,9 @@ from insight.partner.versions import (
     lock_layer,
     record_view,
 )
+from insight.sources.postcodes import compact
 from insight.store import Connection, Engine, authority_geometry
+from insight.store.postcodes import postcode_points, postcode_total
 from insight.store.uploads import point_locations
 
 __all__ = [
@@ -110,9 +112,18 @@ def _scope_org(layer: LayerRef | None, actor: Principal, on_behalf_of: int | Non
     return layer.owner_org_id if layer is not None else None
 
 
-def postcode_lookup(engine: Engine, layer: str) -> dict[str, tuple[float, float]] | None:
-    """Postcode centres from the point layer ``layer`` (source_id = postcode), or None if it is not loaded."""
+def postcode_lookup(engine: Engine, layer: str, table: RawTable | None = None) -> dict[str, tuple[float, float]] | None:
+    """Where the postcodes of ``table`` are: from the loaded postcode file (``insight import … --layer postcodes``)
+    when there is one, else from the point layer ``layer`` (source_id = postcode); None when neither is loaded."""
+    if postcode_total(engine):
+        return postcode_points(engine, _postcodes_in(table)) if table is not None else {}
     return point_locations(engine, layer)
+
+
+def _postcodes_in(table: RawTable) -> list[str]:
+    """The compact postcodes in the columns of ``table`` that hold postcodes."""
+    columns = [c for c in table.columns if c.strip().lower() in POSTCODE_COLUMNS]
+    return [compact(str(r[c])) for r in table.records for c in columns if r.get(c)]
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,7 @@ def _check_table(
     context = Context(
         authority=authority_geometry(engine),
         existing=existing_records(target.states, target.scope, target.whole_layer),
-        postcodes=postcode_lookup(engine, settings.postcode_layer),
+        postcodes=postcode_lookup(engine, settings.postcode_layer, table),
     )
     result = check_table(table, target.rules, context, source=filename)
     scoped = [s for s in target.states if in_scope(s, scope=target.scope, whole_layer=target.whole_layer)]

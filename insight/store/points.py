@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Select, and_, func, select, text
 from insight.geo.joins import assign_points
 from insight.store.counts import asset_kind_expression, read_counts, rows_frame
 from insight.store.models import Area, Feature, FeatureTag, Layer
+from insight.store.postcodes import PostcodeMatch, find_postcodes
 
 POINT_COLUMNS = ["id", "x", "y", "name", "category", "month", "asset_kind"]
 BBox = tuple[float, float, float, float]
@@ -217,3 +218,11 @@ class StorePointSource:
     def search(self, layers: list[str], text: str, limit: int) -> pd.DataFrame:
         """Named points of ``layers`` containing ``text``: layer, name, x, y."""
         return search_points(self.engine, layers, text, limit=limit)
+
+    def postcode(self, candidates: list[tuple[str, str]]) -> PostcodeMatch | None:
+        """The first of ``candidates`` ((kind, key) readings of a search) found in the postcode lookup."""
+        for kind, key in candidates:
+            found = find_postcodes(self.engine, kind, key)
+            if found is not None:
+                return found
+        return None

@@ -235,6 +235,8 @@ def search_results(query: str | None, boundary: str) -> list:
         if hit["type"] == "area":
             href = "/" + view_query({"boundary": hit["boundary"], "area": hit["code"]})
             items.append(html.Li(html.A(f"{hit['name']} — {hit['boundary_title']}", href=href)))
+        elif hit["type"] == "postcode":
+            items.append(html.Li(f"{hit['name']} — {hit['kind_title']}" + (f" ({hit['note']})" if hit["note"] else "")))
         else:
             items.append(html.Li(f"{hit['name']} — {hit['layer_title']}"))
     return items
