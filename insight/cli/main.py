@@ -12,6 +12,7 @@ import numpy as np
 from insight.cli.engines import close_engines, open_engine
 from insight.cli.national import register as add_national_commands
 from insight.cli.partner import add_commands
+from insight.cli.trends import register as add_trends_commands
 from insight.config import Settings, load_settings, settings_help
 from insight.errors import BadRequest, ConfigError, InsightError, LoadError, Problem, StoreError
 
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_commands(sub)
     add_commands(sub)
     add_national_commands(sub)
+    add_trends_commands(sub)
     return parser
 
 
