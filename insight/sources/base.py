@@ -357,6 +357,9 @@ def read_csv_text(
         )
     except (pd.errors.ParserError, ValueError) as err:
         fail(path, [Problem(f"cannot be parsed as CSV: {err}")])
+    if len(frame) != counts.size - 1:
+        records = [r for r in csv.reader(io.StringIO(decode_text(path, raw, encoding, what="CSV"), newline="")) if r]
+        frame = pd.DataFrame(records[1:], columns=range(width), dtype=str)
     names = [h.strip() for h in header]
     frame.columns = names
     duplicates = sorted({n for n in names if names.count(n) > 1})

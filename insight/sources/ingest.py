@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from insight.errors import ConfigError, LoadError, Problem
 from insight.geo.crs import inside_mask
@@ -17,8 +18,9 @@ from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.sources.base import Loaded, text_reader
+from insight.sources.stream import StreamedFile, StreamReader, is_large, stream_reader
 from insight.store import Connection, Engine, authority_geometry, write_layer
-from insight.store.counts import point_values, refresh_statistics, store_counts
+from insight.store.counts import PointValues, point_values, refresh_statistics, store_counts
 from insight.store.io import (
     AfterWrite,
     Progress,
@@ -27,6 +29,7 @@ from insight.store.io import (
     replace_tags,
     tag_indexes_deferred,
 )
+from insight.store.io_stream import write_points_stream
 
 Echo = Callable[[str], None]
 
@@ -87,14 +90,27 @@ def _text_lengths(values: pd.Series) -> np.ndarray:
     return lengths
 
 
-def _check_lengths(frame: pd.DataFrame, kind: str, source: str) -> None:
-    """LoadError listing text longer than its column in the store allows."""
+def _length_problems(frame: pd.DataFrame, kind: str, first_row: int = 1) -> list[Problem]:
+    """Text longer than its column in the store allows (at most 50 rows a column), rows numbered from ``first_row``."""
     problems = []
     for column, limit in _MAX_LENGTHS[kind].items():
         if column not in frame:
             continue
         for position in np.flatnonzero(_text_lengths(frame[column]) > limit)[:50]:
-            problems.append(Problem(f"text is longer than {limit} characters", row=int(position) + 1, column=column))
+            problems.append(Problem(f"text is longer than {limit} characters", row=int(position) + first_row,
+                                    column=column))
+    return problems
+
+
+def _first_lengths(problems: list[Problem], kind: str) -> list[Problem]:
+    """Length problems found chunk by chunk, in the order and number :func:`_check_lengths` gives for the file."""
+    return [p for column in _MAX_LENGTHS[kind]
+            for p in sorted((q for q in problems if q.column == column), key=lambda q: q.row or 0)[:50]]
+
+
+def _check_lengths(frame: pd.DataFrame, kind: str, source: str) -> None:
+    """LoadError listing text longer than its column in the store allows."""
+    problems = _length_problems(frame, kind)
     if problems:
         raise LoadError(source, problems)
 
@@ -114,8 +130,12 @@ def retag(conn: Connection, *, point_layers: list[int], boundary_layers: list[in
     Runs inside the caller's transaction, so a load and its tags land together.
     Returns the number of tags written.
     """
+    return retag_values(conn, {pid: point_values(conn, pid) for pid in point_layers}, boundary_layers)
+
+
+def retag_values(conn: Connection, points: dict[int, PointValues], boundary_layers: list[int]) -> int:
+    """:func:`retag` for point layers whose values are at hand (e.g. kept while writing them)."""
     written = 0
-    points = {pid: point_values(conn, pid) for pid in point_layers}
     coming = sum(len(v.ids) for v in points.values()) * len(boundary_layers)
     with tag_indexes_deferred(conn, coming):
         for bid in boundary_layers:
@@ -183,6 +203,9 @@ def load_layer(
     started = time.perf_counter()
     if not path.is_file():
         raise LoadError(path.name, [Problem(f"file not found: {path}")])
+    streamer = None if spec.options else stream_reader(loader or spec.loader)
+    if streamer is not None and spec.kind == "points" and is_large(path):
+        return _load_streamed(engine, spec, path, streamer, progress=progress, after_write=after_write)
     loaded = _read(loader or spec.loader, path, spec.options)
     if loaded.kind != spec.kind:
         raise ConfigError(
@@ -196,16 +219,11 @@ def load_layer(
         repaired=loaded.repaired, notes=list(loaded.notes),
     )
     if spec.kind == "points":
-        frame = frame.copy(deep=False)
-        missing = frame.geometry.isna() | frame.geometry.is_empty
-        report.no_location = int(missing.sum())
+        report.stored = 0
         authority = authority_geometry(engine)
-        if authority is not None:
-            frame["inside_authority"] = inside_mask(frame.geometry, authority)
-            report.outside_authority = int((frame["inside_authority"] == False).sum())  # noqa: E712
-        else:
-            frame["inside_authority"] = None
-            report.notes.append("no authority boundary loaded: points were not checked against it")
+        frame = _flag_points(frame, authority, report)
+        if authority is None:
+            report.notes.append(_NO_AUTHORITY)
     write_layer(
         engine,
         spec.metadata(),
@@ -219,6 +237,80 @@ def load_layer(
         period=_period(frame, spec.kind),
         progress=progress,
         after_write=_chain(_tagger(spec.kind), after_write),
+    )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+_NO_AUTHORITY = "no authority boundary loaded: points were not checked against it"
+
+
+def _flag_points(frame: pd.DataFrame, authority: BaseGeometry | None, report: LoadReport) -> pd.DataFrame:
+    """``frame`` with ``inside_authority`` set (None without an authority), counted into ``report``."""
+    frame = frame.copy(deep=False)
+    missing = frame.geometry.isna() | frame.geometry.is_empty
+    report.no_location += int(missing.sum())
+    report.stored += len(frame)
+    if authority is not None:
+        frame["inside_authority"] = inside_mask(frame.geometry, authority)
+        report.outside_authority += int((frame["inside_authority"] == False).sum())  # noqa: E712
+    else:
+        frame["inside_authority"] = None
+    return frame
+
+
+def _row_progress(progress: Progress | None, streamed: StreamedFile) -> Callable[[int], None] | None:
+    """Rows written so far reported against an estimate of the file's rows (from the bytes read)."""
+    if progress is None:
+        return None
+
+    def show(rows: int) -> None:
+        estimate = int(rows / streamed.fraction) if streamed.fraction > 0 else rows
+        progress(rows, max(estimate, rows + 1))
+
+    return show
+
+
+def _load_streamed(
+    engine: Engine, spec: LayerSpec, path: Path, reader: StreamReader, *,
+    progress: Progress | None, after_write: AfterWrite | None,
+) -> LoadReport:
+    """:func:`load_layer` for a large points file, read, checked and written a chunk at a time.
+
+    Every chunk gets the checks of the whole-file path and the same report, notes and
+    stored rows result; on any problem nothing is kept (one transaction).
+    """
+    started = time.perf_counter()
+    streamed = StreamedFile(path, reader, extra=lambda frame, first: _length_problems(frame, "points", first))
+    report = LoadReport(layer=spec.name, kind="points", rows_read=0, stored=0)
+    authority = authority_geometry(engine)
+    months: list[str] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for _, frame in streamed.frames():
+            present = frame["month"].dropna()
+            months.extend([str(present.min()), str(present.max())] if len(present) else [])
+            yield _flag_points(frame, authority, report)
+        streamed.late = _first_lengths(streamed.late, "points")
+        streamed.raise_problems()
+
+    def finish() -> dict[str, Any]:
+        report.rows_read = streamed.rows_read
+        report.notes = streamed.notes() + ([] if authority is not None else [_NO_AUTHORITY])
+        if progress:
+            progress(report.stored, report.stored)
+        return {
+            "feature_count": report.stored, "period_start": min(months) if months else None,
+            "period_end": max(months) if months else None, "source_checksum": streamed.checksum(),
+            "load_report": report.as_dict() | {"seconds": round(time.perf_counter() - started, 3)},
+        }
+
+    def tag(conn: Connection, layer_id: int, values: PointValues) -> None:
+        retag_values(conn, {layer_id: values}, layer_ids(conn, "boundary"))
+
+    write_points_stream(
+        engine, spec.metadata(), frames(), finish=finish, source_file=path.name, is_authority=spec.authority,
+        owner=spec.owner, progress=_row_progress(progress, streamed), tag=tag, after_write=after_write,
     )
     report.seconds = time.perf_counter() - started
     return report

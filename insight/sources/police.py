@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -39,6 +41,7 @@ from insight.sources.base import (
 )
 from insight.sources.geo import WGS84
 from insight.sources.points import coordinate_points, missing_note, points_frame
+from insight.sources.stream import StreamReader, register_stream_reader
 
 POLICE_CATEGORIES: dict[str, str] = {
     "anti-social-behaviour": "Anti-social behaviour",
@@ -319,6 +322,28 @@ def read_police_bulk(path: Path) -> Loaded:
 
 def _bulk(path: Path, *, as_text: bool) -> Loaded:
     frame = read_csv_text(path, required=BULK_COLUMNS)
+    checked = check_bulk(frame, as_text=as_text)
+    if checked.frame is None:
+        fail(path, checked.problems)
+    tally = BulkTally()
+    tally.add(checked)
+    return Loaded(frame=checked.frame, kind="points", rows_read=len(frame), notes=tally.notes())
+
+
+@dataclass
+class CheckedBulk:
+    """One frame of bulk rows checked: the points (None when there are problems), the problems
+    (rows numbered from 1 within the frame, sorted), and what the load's notes count."""
+
+    frame: gpd.GeoDataFrame | None
+    problems: list[Problem]
+    ids: np.ndarray
+    legacy: dict[str, int]
+    missing: int
+
+
+def check_bulk(frame: pd.DataFrame, *, as_text: bool) -> CheckedBulk:
+    """Check and convert a frame of bulk CSV text (all or part of a file) as :func:`load_police_bulk` does."""
     ids = blank_to_none(frame["Crime ID"])
     month, problems = check_months(frame["Month"], "Month", required=True)
     raw_category = frame["Crime type"].str.strip()
@@ -327,7 +352,8 @@ def _bulk(path: Path, *, as_text: bool) -> Loaded:
         frame["Longitude"], frame["Latitude"], x_name="Longitude", y_name="Latitude", crs=WGS84
     )
     problems += category_problems + coordinate_problems
-    raise_if(path, sorted(problems, key=lambda p: p.row or 0))
+    if problems:
+        return CheckedBulk(None, sorted(problems, key=lambda p: p.row or 0), ids, legacy, int(missing.sum()))
     used = {"Crime ID", "Month", "Crime type", "Longitude", "Latitude", "Location"}
     rest = [c for c in frame.columns if c not in used]
     keys = [_BULK_PROPERTIES.get(c, snake(c)) for c in rest]
@@ -345,19 +371,55 @@ def _bulk(path: Path, *, as_text: bool) -> Loaded:
     )
     if text is not None:
         result["properties"] = text
-    return Loaded(frame=result, kind="points", rows_read=len(frame),
-                  notes=_bulk_notes(ids) + _legacy_notes(legacy) + missing_note(missing))
+    return CheckedBulk(result, [], ids, legacy, int(missing.sum()))
 
 
-def _bulk_notes(ids: np.ndarray) -> list[str]:
+class BulkTally:
+    """The notes of a bulk load, counted over the frames of a file checked one after another.
+
+    Repeated Crime IDs are found across the whole file from a 64-bit hash of each ID
+    (8 bytes a row instead of the text).
+    """
+
+    def __init__(self) -> None:
+        """An empty tally."""
+        self.blank_ids = 0
+        self.hashes: list[np.ndarray] = []
+        self.legacy: dict[str, tuple[int, int]] = {}
+        self.missing = 0
+        self.rows = 0
+
+    def add(self, checked: CheckedBulk) -> None:
+        """Count one checked frame, the next in the file."""
+        present = pd.notna(checked.ids)
+        self.blank_ids += int((~present).sum())
+        self.hashes.append(pd.util.hash_array(np.asarray(checked.ids[present], dtype=object)))
+        for order, (value, n) in enumerate(checked.legacy.items()):
+            count, first = self.legacy.get(value, (0, self.rows + order))
+            self.legacy[value] = (count + n, first)
+        self.missing += checked.missing
+        self.rows += len(checked.ids)
+
+    def notes(self) -> list[str]:
+        """The load's notes, worded as for a whole file read at once."""
+        legacy = dict(sorted(((v, n) for v, (n, _) in self.legacy.items()),
+                             key=lambda item: (-item[1], self.legacy[item[0]][1])))
+        hashes = pd.Series(np.concatenate(self.hashes) if self.hashes else np.array([], dtype=np.uint64))
+        return (_bulk_notes(self.blank_ids, int(hashes.duplicated(keep=False).sum()), int(hashes.nunique()))
+                + _legacy_notes(legacy) + (missing_note(np.ones(self.missing, dtype=bool)) if self.missing else []))
+
+
+def _bulk_notes(blank_ids: int, repeated: int, distinct: int) -> list[str]:
     notes = []
-    blank_ids = int(pd.isna(ids).sum())
     if blank_ids:
         notes.append(f"{blank_ids} row(s) have no Crime ID (police.uk leaves it blank for anti-social behaviour "
                      "and some early months)")
-    shared = pd.Series(ids, dtype=object).dropna()
-    repeated = int(shared.duplicated(keep=False).sum())
     if repeated:
-        notes.append(f"{repeated} row(s) share a Crime ID with another row ({shared.nunique()} distinct IDs); "
+        notes.append(f"{repeated} row(s) share a Crime ID with another row ({distinct} distinct IDs); "
                      "all are kept")
     return notes
+
+
+register_stream_reader("police-bulk", StreamReader(
+    required=tuple(BULK_COLUMNS), check=lambda frame: check_bulk(frame, as_text=True), tally=BulkTally,
+))

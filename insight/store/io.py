@@ -165,11 +165,26 @@ def _point_columns(frame: pd.DataFrame, layer_id: int) -> tuple[list[list[Any]],
 
 def _write_points(conn: Connection, frame: pd.DataFrame, layer_id: int, progress: Progress | None) -> None:
     """Insert a points frame with the back end's bulk path (COPY on PostGIS, raw batches on SpatiaLite)."""
+    write_point_rows(conn, frame, layer_id, progress)
+
+
+def write_point_rows(
+    conn: Connection, frame: pd.DataFrame, layer_id: int, progress: Progress | None = None, *, with_ids: bool = False
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Insert the points of ``frame`` (every geometry a point or missing) into layer ``layer_id`` on the
+    connection's transaction; return the new feature ids (when asked; always on SpatiaLite) and the x
+    and y stored (NaN where no location)."""
     columns, x, y = _point_columns(frame, layer_id)
-    if conn.dialect.name == "postgresql":
-        _copy_points(conn, columns, x, y, progress)
-    else:
-        _batch_points(conn, columns, x, y, progress)
+    if conn.dialect.name != "postgresql":
+        return _batch_points(conn, columns, x, y, progress), x, y
+    ids = None
+    if with_ids:
+        found = conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('features', 'id')) FROM generate_series(1, %(n)s)", {"n": len(x)}
+        ).scalars().all()
+        ids = np.asarray(found, dtype=np.int64)
+    _copy_points(conn, columns, x, y, progress, ids)
+    return ids, x, y
 
 
 def _coordinate_params(values: np.ndarray) -> list[float | None]:
@@ -180,7 +195,8 @@ def _coordinate_params(values: np.ndarray) -> list[float | None]:
 
 
 def _copy_points(
-    conn: Connection, columns: list[list[Any]], x: np.ndarray, y: np.ndarray, progress: Progress | None
+    conn: Connection, columns: list[list[Any]], x: np.ndarray, y: np.ndarray, progress: Progress | None,
+    ids: np.ndarray | None = None,
 ) -> None:
     """COPY the rows into ``features`` on the connection's own transaction (EWKB hex geometry)."""
     located = ~np.isnan(x)
@@ -188,8 +204,8 @@ def _copy_points(
     wkb[located] = shapely.to_wkb(
         shapely.set_srid(shapely.points(x[located], y[located]), 4326), hex=True, include_srid=True
     )
-    columns = [*columns, wkb.tolist()]
-    sql = f"COPY features ({', '.join(_POINT_COLUMNS)}, geom) FROM STDIN"
+    columns = [*columns, wkb.tolist()] if ids is None else [ids.tolist(), *columns, wkb.tolist()]
+    sql = f"COPY features ({'' if ids is None else 'id, '}{', '.join(_POINT_COLUMNS)}, geom) FROM STDIN"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     n = len(x)
     with cursor.copy(sql) as copy:
@@ -202,13 +218,14 @@ def _copy_points(
 
 def _batch_points(
     conn: Connection, columns: list[list[Any]], x: np.ndarray, y: np.ndarray, progress: Progress | None
-) -> None:
+) -> np.ndarray:
     """Insert the rows into SpatiaLite with ``executemany`` and fill the spatial index in one pass.
 
     The per-row geometry triggers are suspended inside the transaction and recreated
     before it commits (a failure rolls them back with everything else): every
     geometry here is a ``MakePoint(x, y, 4326)``, so the type check cannot fail, and
     the R-tree gets the same boxes the trigger would have written, in Hilbert order.
+    Returns the new ids.
     """
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     first = int(cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM features").fetchone()[0])
@@ -235,6 +252,7 @@ def _batch_points(
                        "WHERE lower(f_table_name) = 'features' AND lower(f_geometry_column) = 'geom'")
     for _, trigger in saved:
         cursor.execute(trigger)
+    return np.arange(first, first + n, dtype=np.int64)
 
 
 def _z_order(values: np.ndarray) -> np.ndarray:
@@ -261,7 +279,7 @@ def _index_points(cursor: Any, ids: np.ndarray, x: np.ndarray, y: np.ndarray) ->
 
 
 @contextmanager
-def _large_cache(conn: Connection) -> Iterator[None]:
+def large_cache(conn: Connection) -> Iterator[None]:
     """On SpatiaLite, a page cache big enough for a bulk write's indexes, back to its size before it ends."""
     if conn.dialect.name != "sqlite":
         yield
@@ -287,6 +305,31 @@ def _organisation_id(conn: Connection, slug: str | None) -> int | None:
         .values(slug=slug, name=slug, kind="vcfs", created_at=datetime.now(UTC))
         .returning(Organisation.id)
     ).scalar_one()
+
+
+def replace_layer(conn: Connection, values: dict[str, Any], *, is_authority: bool, owner: str | None) -> int:
+    """Make the layer row ``values['name']`` hold ``values`` and empty it of areas, points, values, tags and
+    counts (a new layer when there is none); return its id. Runs in the caller's transaction."""
+    values["owner_org_id"] = _organisation_id(conn, owner)
+    if is_authority:
+        conn.execute(update(Layer).where(Layer.is_authority.is_(True)).values(is_authority=False))
+    layer_id = conn.execute(select(Layer.id).where(Layer.name == values["name"])).scalar_one_or_none()
+    if layer_id is None:
+        layer_id = conn.execute(insert(Layer).values(**values).returning(Layer.id)).scalar_one()
+    else:
+        conn.execute(delete(AreaCount).where(
+            (AreaCount.point_layer_id == layer_id) | (AreaCount.boundary_layer_id == layer_id)
+        ))
+        conn.execute(delete(FeatureTag).where(FeatureTag.boundary_layer_id == layer_id))
+        conn.execute(
+            delete(FeatureTag).where(
+                FeatureTag.feature_id.in_(select(Feature.id).where(Feature.layer_id == layer_id))
+            )
+        )
+        for table in _CHILD.values():
+            conn.execute(delete(table).where(table.layer_id == layer_id))
+        conn.execute(update(Layer).where(Layer.id == layer_id).values(**values))
+    return layer_id
 
 
 def write_layer(
@@ -324,26 +367,8 @@ def write_layer(
         "period_end": period[1],
         "load_report": report,
     }
-    with engine.begin() as conn, _large_cache(conn):
-        values["owner_org_id"] = _organisation_id(conn, owner)
-        if is_authority:
-            conn.execute(update(Layer).where(Layer.is_authority.is_(True)).values(is_authority=False))
-        layer_id = conn.execute(select(Layer.id).where(Layer.name == meta["name"])).scalar_one_or_none()
-        if layer_id is None:
-            layer_id = conn.execute(insert(Layer).values(**values).returning(Layer.id)).scalar_one()
-        else:
-            conn.execute(delete(AreaCount).where(
-                (AreaCount.point_layer_id == layer_id) | (AreaCount.boundary_layer_id == layer_id)
-            ))
-            conn.execute(delete(FeatureTag).where(FeatureTag.boundary_layer_id == layer_id))
-            conn.execute(
-                delete(FeatureTag).where(
-                    FeatureTag.feature_id.in_(select(Feature.id).where(Feature.layer_id == layer_id))
-                )
-            )
-            for table in _CHILD.values():
-                conn.execute(delete(table).where(table.layer_id == layer_id))
-            conn.execute(update(Layer).where(Layer.id == layer_id).values(**values))
+    with engine.begin() as conn, large_cache(conn):
+        layer_id = replace_layer(conn, values, is_authority=is_authority, owner=owner)
         if kind == "points" and _all_points(frame.geometry):
             _write_points(conn, frame, layer_id, progress)
         else:
