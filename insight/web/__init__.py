@@ -13,7 +13,7 @@ import dash
 from dash import Dash, html
 
 from insight.config import Settings, load_settings
-from insight.web import api, pages, partner, plotly_bundle
+from insight.web import api, api_trends, pages, partner, plotly_bundle
 from insight.web.components import aria
 from insight.web.context import AppContext, context_of, install
 from insight.web.failures import install_guards
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     install(app.server, app_context)
     plotly_bundle.install(app.server)
     api.register(app.server, app_context)
+    api_trends.register(app.server, app_context)
     partner.register(app.server, app_context)
     pages.register(app)
     app.layout = _shell

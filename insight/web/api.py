@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from flask import Flask, Response, jsonify, request, send_file
 
-from insight.analysis import views
+from insight.analysis import trend_views, views
 from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
 from insight.analysis.perception import TABLE_COLUMNS, PerceptionResult
 from insight.analysis.places import Places
@@ -26,6 +26,7 @@ from insight.analysis.profiles import Profile, default_crime_layer, layer_table,
 from insight.errors import BadRequest, InsightError, NotFoundError, StoreError, http_status
 from insight.partner.versions import stale_feature_ids
 from insight.store.engine import ping
+from insight.web.area_trends import shading_tables
 from insight.web.context import AppContext, parse_perception_metric
 
 _NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
@@ -199,6 +200,10 @@ def _map_routes(server: Flask, context: AppContext) -> None:
     def shading_json(boundary: str) -> Response:
         args = request.args
         metric = checked_name(args.get("metric"), "metric") or "points_rate"
+        if metric in trend_views.TREND_METRICS:
+            tables = shading_tables(context.places(), checked_name(args.get("layer"), "layer"),
+                                    checked_name(boundary, "boundary") or "")
+            return jsonify(trend_views.trend_shading(tables, metric).as_dict())
         result = views.shading(
             context.places(), checked_name(boundary, "boundary") or "", metric,
             layer=checked_name(args.get("layer"), "layer"), period=checked_period(args.get("period")),

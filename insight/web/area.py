@@ -32,6 +32,7 @@ from insight.web.area_sections import (
     population_section,
     sources_section,
 )
+from insight.web.area_trends import trends_section
 from insight.web.area_view import AreaView, parse_view
 from insight.web.components import aria, field, select, tile_layers, unavailable
 from insight.web.context import context, current_places
@@ -78,6 +79,7 @@ def profile_body(places: Places, result: Profile, view: AreaView) -> list:
         population_section(result),
         deprivation_section(result),
         crime_section(result),
+        trends_section(places, view),
         perception_section(result, *survey_results(view)),
         assets_section(result),
         downloads_section(result, view),

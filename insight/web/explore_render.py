@@ -13,12 +13,13 @@ import dash_leaflet as dl
 from dash import html, no_update
 from shapely.geometry.base import BaseGeometry
 
-from insight.analysis import views
+from insight.analysis import trend_views, views
 from insight.analysis.perception import summary_sentence
 from insight.analysis.places import Places, month_number
 from insight.analysis.profiles import drawn_boundary, period_query, period_text, profile
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
+from insight.web.area_trends import shading_tables
 from insight.web.components import area_options
 from insight.web.context import context, current_places, parse_perception_metric
 
@@ -89,12 +90,12 @@ def options_for(places: Places, boundary: str, layers: list[str],
         survey_options = context().perception_options(boundary)
     except InsightError:
         survey_options = []
+    layer = views.shading_layer(places, layers, period)
     try:
-        figures = views.shading_options(places, boundary, layer=views.shading_layer(places, layers, period),
-                                        period=period)
+        figures = views.shading_options(places, boundary, layer=layer, period=period)
     except InsightError:
         figures = views.shading_options(places, boundary)
-    return (area_options(places, boundary), figures + survey_options,
+    return (area_options(places, boundary), figures + trend_views.trend_options(places, layer) + survey_options,
             [{"label": c, "value": c} for c in categories])
 
 
@@ -170,6 +171,8 @@ def _shading(places: Places, boundary: str, metric: str, **kw) -> views.Shading:
         survey, question = chosen
         return views.perception_shading(context().perception(boundary, question, survey=survey,
                                                                crime_layer=kw.get("layer"), period=kw.get("period")))
+    if metric in trend_views.TREND_METRICS:
+        return trend_views.trend_shading(shading_tables(places, kw.get("layer"), boundary), metric)
     return views.shading(places, boundary, metric, **kw)
 
 
