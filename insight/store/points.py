@@ -32,7 +32,7 @@ class PointQuery:
 
     ``months`` is an inclusive ``(first, last)`` pair of 'YYYY-MM' labels; ``area`` is an
     area code of ``boundary``; ``bbox`` is ``(min lon, min lat, max lon, max lat)``.
-    ``limit`` None returns every match.
+    ``limit`` None returns every match; ``ids`` keeps only those feature ids.
     """
 
     boundary: str | None = None
@@ -44,6 +44,7 @@ class PointQuery:
     polygon: BaseGeometry | None = None
     limit: int | None = None
     offset: int = 0
+    ids: Sequence[int] = ()
 
 
 @dataclass
@@ -98,6 +99,8 @@ def _filtered(conn: Connection, layer: str, q: PointQuery, columns: Sequence[Any
         tag_area = FeatureTag.area_id + 0 if sqlite and small else FeatureTag.area_id
         query = query.join(FeatureTag, and_(FeatureTag.feature_id == Feature.id,
                                             FeatureTag.boundary_layer_id == boundary, tag_area == area))
+    if q.ids:
+        query = query.where(Feature.id.in_([int(i) for i in q.ids]))
     if q.categories:
         query = query.where(Feature.category.in_(list(q.categories)))
     if q.kinds:

@@ -13,7 +13,7 @@ import dash
 from dash import Dash, html
 
 from insight.config import Settings, load_settings
-from insight.web import api, api_trends, pages, partner, plotly_bundle
+from insight.web import api, api_openapi, api_trends, directory, ogc, oruk, pages, partner, plotly_bundle
 from insight.web.components import aria
 from insight.web.context import AppContext, context_of, install
 from insight.web.failures import install_guards
@@ -36,6 +36,7 @@ def _shell() -> html.Div:
             html.Li(html.A("Compare areas", href="/compare")),
             html.Li(html.A("Need beside assets", href="/need")),
             html.Li(html.A("Data catalogue", href="/catalogue")),
+            html.Li(html.A("Community directory", href="/directory")),
             html.Li(html.A("Partner sign-in", href="/partner/sign-in")),
         ]),
         **aria(label="Main"),
@@ -67,8 +68,12 @@ def create_app(settings: Settings | None = None) -> Dash:
     install(app.server, app_context)
     plotly_bundle.install(app.server)
     api.register(app.server, app_context)
+    ogc.register(app.server, app_context)
+    api_openapi.register(app.server, app_context)
     api_trends.register(app.server, app_context)
     partner.register(app.server, app_context)
+    oruk.register(app.server, app_context)
+    directory.register(app.server, app_context)
     pages.register(app)
     app.layout = _shell
     install_guards(app.server, app_context, script_hashes=app.csp_hashes,

@@ -26,7 +26,15 @@ UNAVAILABLE = ("The database is not available right now. Try again in a few minu
                "site's administrators")
 WENT_WRONG = "Something went wrong on our side. Try again; if it goes on, tell the site's administrators"
 NOT_FOUND = "There is no page at this address. Check the address, or start from the map"
-INTERNAL_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon.ico", "/assets/", "/static/", "/partner", "/healthz")
+INTERNAL_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon.ico", "/assets/", "/static/", "/partner", "/healthz",
+                     "/oruk", "/directory")
+# Machine-readable services: unknown paths under them are JSON 404s, never the map's HTML.
+JSON_SERVICES = ("/api", "/ogc", "/oruk")
+
+
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or below one of them."""
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
 
 
 def request_id() -> str:
@@ -37,8 +45,8 @@ def request_id() -> str:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/_dash-")) or request.path == "/healthz" or (
-        request.path.startswith("/partner/api/"))
+    return _under(request.path, JSON_SERVICES) or request.path.startswith("/_dash-") or (
+        request.path == "/healthz" or request.path.startswith("/partner/api/"))
 
 
 def _page(status: int, title: str, message: str) -> Response:
@@ -98,9 +106,10 @@ def install_guards(server: Flask, app_context: AppContext, *, page_paths: list[s
     def _route_or_404() -> Response | None:
         request_id()
         path = request.path
-        if path.startswith("/api/") and (request.url_rule is None or not request.url_rule.rule.startswith("/api/")):
+        rule = request.url_rule.rule.split("<")[0].rstrip("/") if request.url_rule is not None else ""
+        if _under(path, JSON_SERVICES) and not _under(rule, JSON_SERVICES):
             return answer(404, "Not found", f"there is no API endpoint at {path[:80]}")
-        if path.startswith(INTERNAL_PREFIXES) or path.startswith("/api/"):
+        if path.startswith(INTERNAL_PREFIXES) or _under(path, JSON_SERVICES):
             return None
         if not any(p.fullmatch(path) for p in pages):
             return answer(404, "Page not found", NOT_FOUND)
