@@ -122,14 +122,44 @@ def _location(state: RecordState, stored: Json, layer: str) -> Json:
             location[key] = str(stored[key])
     addresses = [a for a in stored.get("addresses") or [] if isinstance(a, dict) and _is_uuid(a.get("id")) and all(
         isinstance(a.get(k), str) and a[k] for k in ("address_1", "city", "state_province", "postal_code", "country",
-                                                     "address_type"))]
+                                                     "address_type"))] or _record_address(state, location["id"])
     if addresses:
         location["addresses"] = addresses
     accessibility = [a for a in stored.get("accessibility") or [] if isinstance(a, dict) and _is_uuid(a.get("id"))
                      and all(isinstance(v, str) for v in a.values())]
+    access_text = _clean_text(state.properties.get("accessibility"))
+    if not accessibility and access_text:
+        accessibility = [{"id": _uuid(None, location["id"], "accessibility"), "description": access_text}]
     if accessibility:
         location["accessibility"] = accessibility
     return location
+
+
+def _record_address(state: RecordState, location_id: str) -> list[Json]:
+    """The record's own address and postcode columns as one physical address (none when it has neither)."""
+    props = state.properties
+    line = _clean_text(props.get("address")) or _clean_text(props.get("address_1"))
+    postcode = _clean_text(props.get("postcode")) or _clean_text(props.get("postal_code"))
+    if not line and not postcode:
+        return []
+    return [{"id": _uuid(None, location_id, "address"), "location_id": location_id, "address_1": line or "",
+             "city": _clean_text(props.get("town")) or _clean_text(props.get("city")) or "",
+             "state_province": _clean_text(props.get("county")) or "", "postal_code": (postcode or "").upper(),
+             "country": "GB", "address_type": "physical"}]
+
+
+def _contact_fields(state: RecordState, service_id: str) -> Json:
+    """The record's phone (HSDS 3 ``phones``) and opening times (a ``schedules`` description), when it has them."""
+    props = state.properties
+    out: Json = {}
+    phone = _clean_text(props.get("phone")) or _clean_text(props.get("telephone"))
+    if phone:
+        out["phones"] = [{"id": _uuid(None, service_id, "phone", phone), "number": phone}]
+    hours = _clean_text(props.get("opening_times")) or _clean_text(props.get("opening_hours"))
+    if hours:
+        out["schedules"] = [{"id": _uuid(None, service_id, "schedule"), "service_id": service_id,
+                             "description": hours}]
+    return out
 
 
 def _attributes(state: RecordState, stored: list[Any], layer: str, service_id: str) -> list[Json]:
@@ -166,15 +196,23 @@ def _service(state: RecordState, stored: Json, service_id: str, *, layer: str,
     )
     if state.last_assured:
         service["assured_date"] = state.last_assured.date().isoformat()
-    email, url = _email(state.properties.get("email")), _uri(state.properties.get("url"))
+    email = _email(state.properties.get("email"))
+    url = _uri(state.properties.get("url")) or _uri(state.properties.get("website"))
     if email:
         service["email"] = email
     if url:
         service["url"] = url
+    service.update(_contact_fields(state, service_id))
     service["organization"] = _organisation(state, _dict(stored.get("organization")), org_names, layer)
     service["attributes"] = _attributes(state, stored.get("attributes") or [], layer, service_id)
     service["service_at_locations"] = []
     return service
+
+
+def service_key(state: RecordState, layer: str) -> str:
+    """The Open Referral UK id of the service a record belongs to (kept from an imported feed, else derived)."""
+    stored = _dict(state.properties.get("oruk"))
+    return _uuid(_dict(stored.get("service")).get("id"), layer, "service", state.owner_org_id, state.key)
 
 
 def services_from_records(states: list[RecordState], *, layer: str,
@@ -183,7 +221,7 @@ def services_from_records(states: list[RecordState], *, layer: str,
     services: dict[str, Json] = {}
     for state in states:
         stored = _dict(state.properties.get("oruk"))
-        service_id = _uuid(_dict(stored.get("service")).get("id"), layer, "service", state.owner_org_id, state.key)
+        service_id = service_key(state, layer)
         if service_id not in services:
             services[service_id] = _service(state, stored, service_id, layer=layer, org_names=org_names)
         if state.lon is not None:
