@@ -273,7 +273,8 @@ def test_a_row_with_only_a_postcode_is_placed_from_the_loaded_postcode_file(worl
     with nspl.open(newline="", encoding="utf-8") as f:
         live = next(r for r in csv_module.DictReader(f) if not r["doterm"] and r["osgrdind"] == "1")
     import_postcodes(world.engine, nspl)
-    rows = f"venue_id,name,category,postcode\nA,Holborn hall,Culture,{live['pcds'].lower()}\nB,Nowhere,Culture,ZZ9 9ZZ\n"
+    rows = (f"venue_id,name,category,postcode\nA,Holborn hall,Culture,{live['pcds'].lower()}\n"
+            "B,Nowhere,Culture,ZZ9 9ZZ\n")
     check = _check(world, write(tmp_path / "p.csv", rows))
     placed = {c.key: (c.lon, c.lat) for c in check.result.candidates}
     assert placed["A"] == pytest.approx((float(live["long"]), float(live["lat"])))

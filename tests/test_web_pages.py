@@ -416,3 +416,27 @@ def test_area_page_charts_are_drawn_by_the_basic_plotly_bundle_of_plotlys_versio
         "fetch('/_dash-component-suites/plotly/package_data/plotly.min.js').then(r => r.text())"
         ".then(t => [t.length, t.slice(0, 60)])")
     assert served[0] < 1_500_000 and "plotly.js (basic - minified)" in served[1]
+
+
+def test_search_results_for_places_link_to_the_ward_they_are_in_with_their_layer_shown(web_app, places) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from insight.analysis.views import search
+    from insight.web.explore import search_results
+    from tests.conftest import DATA_DIR
+
+    wards = gpd.read_file(DATA_DIR / "boundaries" / "wards_2022.geojson")
+    with web_app.server.test_request_context():
+        hits = [h for h in search(places, "school") if h["type"] == "feature"]
+        items = search_results("school", "wards_2022")
+    assert hits, "the sample's schools are found by name"
+    links = {item.children.children: item.children.href for item in items if hasattr(item.children, "href")}
+    for hit in hits:
+        inside = wards[wards.contains(Point(hit["lon"], hit["lat"]))]
+        label = f"{hit['name']} — {hit['layer_title']}"
+        if inside.empty:
+            assert label not in links
+            continue
+        query = parse_qs(urlparse(links[label]).query)
+        assert query["area"] == [inside["ONSWardCode"].iloc[0]] and query["layers"] == [hit["layer"]]

@@ -110,7 +110,9 @@ def metric_label(metric: str) -> str:
         return "residents' perception against recorded crime"
     named = {"points_rate": "all records per 1,000 residents", "points_total": "all records",
              "points_change": "change against the previous equal period", "residents": "usual residents",
-             "imd_rank": "average deprivation rank"}
+             "imd_rank": "average deprivation rank", "trend": "the trend (% a year)",
+             "forecast_change": "the forecast change (next 12 months against the last 12)",
+             "warning": "the early warning (rising faster than expected)"}
     if metric.startswith("share_"):
         return f"aged {metric[len('share_'):].replace('_', ' ')} (share of residents)"
     return named.get(metric, "the figure asked for")
@@ -254,7 +256,24 @@ def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any
         for layer, name, x, y in hits[["layer", "name", "x", "y"]].itertuples(index=False):
             found.append({"type": "feature", "layer": layer, "layer_title": places.points[layer].meta.title,
                           "name": str(name), "lon": float(x), "lat": float(y)})
-    return found[:limit]
+    return _with_areas(places, found[:limit])
+
+
+def _with_areas(places: Places, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each located hit with the area of the map's opening boundary layer it lies in (None outside them all)."""
+    boundary = default_boundary(places)
+    located = [h for h in hits if h["type"] != "area" and h.get("lon") is not None and h.get("lat") is not None]
+    if boundary is None or not located:
+        return hits
+    areas = places.boundary(boundary).areas
+    points = shapely.points([h["lon"] for h in located], [h["lat"] for h in located])
+    inside = shapely.STRtree(areas.geometry.to_numpy()).query(points, predicate="within")
+    where = dict(zip(inside[0].tolist(), inside[1].tolist()))
+    codes = areas["code"].tolist()
+    for i, hit in enumerate(located):
+        hit["boundary"] = boundary
+        hit["code"] = codes[where[i]] if i in where else None
+    return hits
 
 
 def postcode_hits(places: Places, query: str) -> list[dict[str, Any]]:

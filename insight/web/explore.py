@@ -235,10 +235,16 @@ def search_results(query: str | None, boundary: str) -> list:
         if hit["type"] == "area":
             href = "/" + view_query({"boundary": hit["boundary"], "area": hit["code"]})
             items.append(html.Li(html.A(f"{hit['name']} — {hit['boundary_title']}", href=href)))
-        elif hit["type"] == "postcode":
-            items.append(html.Li(f"{hit['name']} — {hit['kind_title']}" + (f" ({hit['note']})" if hit["note"] else "")))
+            continue
+        what = hit["kind_title"] if hit["type"] == "postcode" else hit["layer_title"]
+        label = f"{hit['name']} — {what}" + (f" ({hit['note']})" if hit.get("note") else "")
+        if hit.get("code"):
+            layers = [hit["layer"]] if hit["type"] == "feature" else []
+            href = "/" + view_query({"boundary": hit["boundary"], "area": hit["code"], "layers": layers})
+            items.append(html.Li(html.A(label, href=href)))
         else:
-            items.append(html.Li(f"{hit['name']} — {hit['layer_title']}"))
+            items.append(html.Li(f"{label} — outside the areas on this map" if hit.get("lon") is not None
+                                 else label))
     return items
 
 
