@@ -175,3 +175,41 @@ def test_search_finds_a_postcode_from_the_extract_with_its_place_and_status(stor
         assert north == pytest.approx(max(float(r["lat"]) for r in located))
     finally:
         context_of(app.server).close()
+
+
+LIBRARIES = NSPL.parents[1] / "libraries_librarieshacked" / "libraries_london_2023.csv"
+
+
+def _import_libraries(store, capsys) -> tuple[int, str, str]:
+    try:
+        code = main(["--database-url", store.settings.resolved_database_url, "import", str(LIBRARIES),
+                     "--layer", "libraries", "--kind", "points", "--format", "points-postcode", "--theme", "assets",
+                     "--asset-kind", "spaces", "--option", "name_field=name", "--option", "category_field=type"])
+    finally:
+        close_engines()
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_list_of_libraries_with_postcodes_only_is_placed_where_the_postcode_file_can_and_search_finds_them(
+        store, capsys) -> None:
+    from insight.analysis.places import load_places
+    from insight.analysis.views import search
+
+    with LIBRARIES.open(newline="", encoding="utf-8") as f:
+        libraries = list(csv.DictReader(f))
+    code, out, err = _import_libraries(store, capsys)
+    assert code == 0, err
+    assert f"none of the {len(libraries)} rows could be placed" in out
+    assert _import(store, capsys, NSPL)[0] == 0
+    live = {compact(r["pcds"]): r for r in _rows() if r["osgrdind"] != "9"}
+    expected = {r["name"]: live[compact(r["postcode"])] for r in libraries if compact(r["postcode"]) in live}
+    assert len(expected) >= 1
+    code, out, err = _import_libraries(store, capsys)
+    assert code == 0, err
+    assert f"{len(expected)} of {len(libraries)} rows placed at the centre of their postcode" in out
+    assert f"{len(libraries) - len(expected)} row(s) not placed" in out
+    hits = {h["name"]: h for h in search(load_places(store.engine), "library") if h["type"] == "feature"}
+    assert set(hits) == set(expected)
+    for name, row in expected.items():
+        assert (hits[name]["lon"], hits[name]["lat"]) == pytest.approx((float(row["long"]), float(row["lat"])))

@@ -116,6 +116,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             args.layer, kind=args.kind, loader=args.format, title=args.title, area_type=args.area_type,
             vintage=args.vintage, geography=args.geography, source=args.source, publisher=args.publisher,
             licence=args.licence, attribution=args.attribution, authority=args.authority, options=options,
+            theme=args.theme, asset_kind=args.asset_kind, description=args.description,
+            illustrative=args.illustrative,
         )
     engine = open_engine(settings)
     progress = _progress()
@@ -364,6 +366,10 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--licence")
     imp.add_argument("--attribution")
     imp.add_argument("--authority", action="store_true", help="this boundary is the council's own outline")
+    imp.add_argument("--theme", help="for points: crime, assets, …; assets are searchable and in the directory")
+    imp.add_argument("--asset-kind", help="for assets: money, services_people, insight or spaces")
+    imp.add_argument("--description", help="what the layer holds, shown in the catalogue")
+    imp.add_argument("--illustrative", action="store_true", help="generated, not real records: labelled so")
     imp.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="loader option")
     imp.set_defaults(func=cmd_import)
 

@@ -18,6 +18,8 @@ from insight.geo.joins import assign_points
 from insight.layers import LayerSpec, parse_spec
 from insight.sources import get_loader
 from insight.sources.base import Loaded, text_reader
+from insight.sources.points import POSTCODE_COLUMN
+from insight.sources.postcodes import place_by_postcode
 from insight.sources.stream import StreamedFile, StreamReader, is_large, stream_reader
 from insight.store import Connection, Engine, authority_geometry, write_layer
 from insight.store.counts import PointValues, point_values, refresh_statistics, store_counts
@@ -213,6 +215,9 @@ def load_layer(
             f"'{loader or spec.loader}' produces '{loaded.kind}'"
         )
     frame = loaded.frame
+    if POSTCODE_COLUMN in frame.columns:
+        frame, notes = place_by_postcode(engine, frame, POSTCODE_COLUMN)
+        loaded.notes += notes
     _check_lengths(frame, spec.kind, path.name)
     report = LoadReport(
         layer=spec.name, kind=spec.kind, rows_read=loaded.rows_read, stored=len(frame),
@@ -355,6 +360,10 @@ def adhoc_spec(
     sensitivity: str = "public",
     authority: bool = False,
     options: dict[str, Any] | None = None,
+    theme: str | None = None,
+    asset_kind: str | None = None,
+    description: str | None = None,
+    illustrative: bool = False,
 ) -> LayerSpec:
     """A layer definition for a file imported from the command line without a ``layers/`` file."""
     raw: dict[str, Any] = {
@@ -370,7 +379,10 @@ def adhoc_spec(
         "authority": authority,
         "options": options or {},
     }
-    for key, value in (("area_type", area_type), ("vintage", vintage), ("geography", geography)):
+    if illustrative:
+        raw["illustrative"] = True
+    for key, value in (("area_type", area_type), ("vintage", vintage), ("geography", geography), ("theme", theme),
+                       ("asset_kind", asset_kind), ("description", description)):
         if value is not None:
             raw[key] = value
     return parse_spec(raw, where="command line")

@@ -60,6 +60,8 @@ _LONLAT_NAMES = {"longitude", "lon", "lng", "long"}
 _MONTH_OR_DATE = re.compile(r"(\d{4}-(?:0[1-9]|1[0-2]))(?:-(?:0[1-9]|[12]\d|3[01])(?:[T ].*)?)?")
 
 
+POSTCODE_COLUMN = "_postcode"
+
 def points_frame(
     *,
     source_id: np.ndarray,
@@ -213,6 +215,37 @@ def load_points_csv(
         geometry=geometry,
     )
     return Loaded(frame=result, kind="points", rows_read=len(frame), notes=notes + missing_note(missing))
+
+
+@register("points-postcode")
+def load_points_postcode(
+    path: Path,
+    *,
+    postcode_field: str = "postcode",
+    id_field: str | None = None,
+    name_field: str | None = None,
+    category_field: str | None = None,
+    encoding: str = "utf-8",
+) -> Loaded:
+    """Load a CSV of places that have a postcode but no coordinates (e.g. a list of libraries).
+
+    Nothing is placed here: each row carries its postcode in :data:`POSTCODE_COLUMN`, and the
+    import places it at its postcode's centre from the loaded postcode file. Rows it cannot
+    place are kept without a location and listed in the load report.
+    """
+    fields = {"id_field": id_field, "name_field": name_field, "category_field": category_field}
+    frame = read_csv_text(path, encoding=encoding, required=[postcode_field, *fields.values()])
+    used = {f for f in fields.values() if f is not None}
+    empty = np.full(len(frame), None, dtype=object)
+    result = points_frame(
+        source_id=blank_to_none(frame[id_field]) if id_field else empty,
+        name=blank_to_none(frame[name_field]) if name_field else empty,
+        category=blank_to_none(frame[category_field]) if category_field else empty,
+        month=empty, properties=json_records(frame[[c for c in frame.columns if c not in used]]),
+        geometry=np.full(len(frame), None, dtype=object),
+    )
+    result[POSTCODE_COLUMN] = frame[postcode_field].str.strip().to_numpy(dtype=object)
+    return Loaded(frame=result, kind="points", rows_read=len(frame))
 
 
 def _detect_pair(path: Path, columns: list[str]) -> tuple[str, str]:

@@ -228,3 +228,32 @@ def import_postcodes(engine: Engine, path: Path, fmt: str = "nspl") -> PostcodeR
     stored = replace_postcodes(engine, checked.frame)
     return PostcodeReport(source_file=path.name, rows_read=checked.rows_read, stored=stored, live=checked.live,
                           located=int(placed(checked.frame).sum()), notes=checked.notes)
+
+
+def place_by_postcode(engine: Engine, frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Points for the rows of ``frame`` from the postcodes in ``column`` (then dropped), and notes saying
+    how many were placed and which were not (kept without a location)."""
+    import geopandas as gpd
+    import shapely
+
+    from insight.store.postcodes import postcode_points, postcode_total
+
+    codes = frame[column].fillna("").map(compact)
+    found = postcode_points(engine, [c for c in codes if c])
+    xy = np.array([found.get(c, (np.nan, np.nan)) for c in codes], dtype=float).reshape(-1, 2)
+    placed_rows = ~np.isnan(xy[:, 0])
+    geometry = np.where(placed_rows, shapely.points(np.nan_to_num(xy)), None)
+    result = gpd.GeoDataFrame(frame.drop(columns=[column, "geometry"]),
+                              geometry=gpd.GeoSeries(geometry, crs="EPSG:4326", index=frame.index))
+    n, placed_n = len(frame), int(placed_rows.sum())
+    if not postcode_total(engine):
+        return result, [f"no postcode file is loaded, so none of the {n} rows could be placed: they are kept "
+                        "without a location (load one with 'insight import NSPL.csv --layer postcodes "
+                        "--format nspl', then import this file again)"]
+    missed = [f"row {i + 1} ({str(frame[column].iloc[i])[:10] or 'blank'})" for i in np.flatnonzero(~placed_rows)]
+    notes = [f"{placed_n} of {n} rows placed at the centre of their postcode from the loaded postcode file"]
+    if missed:
+        shown = ", ".join(missed[:10]) + (f" and {len(missed) - 10} more" if len(missed) > 10 else "")
+        notes.append(f"{len(missed)} row(s) not placed (postcode blank, not in the postcode file, or without a "
+                     f"location there), kept without a location: {shown}")
+    return result, notes
