@@ -253,6 +253,10 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", result.name).strip("_") or result.code
         content = context.view(("export", fmt, *key), lambda: _file_bytes(
             lambda path: export_profile(result, places, fmt, path), f"{result.code}.{fmt}"))
+        if fmt == "html":
+            response = _send(content, f"{safe}_profile.{fmt}")
+            response.headers["Content-Disposition"] = f'inline; filename="{safe}_profile.html"'
+            return response
         return _send(content, f"{safe}_profile.{fmt}")
 
     @server.get("/api/table/<boundary>.<fmt>")
