@@ -205,6 +205,17 @@ def test_a_role_change_ends_the_session(store) -> None:
     assert client.get("/partner/").status_code == 302
 
 
+def test_a_councillor_with_no_layers_to_update_has_a_way_back_to_the_map_and_the_directory(store) -> None:
+    make_world(store.engine)
+    client = _app(store).test_client()
+    _sign_in(client, "councillor@example.org")
+    page = client.get("/partner/").text
+    assert "There are no layers you can update yet" in page
+    nav = page[page.index('<nav aria-label="Partner pages">'):page.index("</nav>")]
+    assert '<a href="/">Map</a>' in nav and '<a href="/directory">Community directory</a>' in nav
+    assert '<a href="/">explore the map</a>' in page
+
+
 # --- escaping and accessibility --------------------------------------------------------------------------
 
 
