@@ -121,6 +121,25 @@ def test_the_trend_sentence_carries_area_trends_figures(area_page, trends) -> No
     assert f"Trend ({trends.loc[WARD, 'estimate']:+.1f}% a year)" in legend
 
 
+def test_the_change_sentence_is_a_rate_ratio_with_an_exact_interval_not_a_bare_percentage(area_page, matrix) -> None:
+    from scipy import stats
+
+    series = matrix[WARD].to_numpy(dtype=int)
+    before, latest = int(series[-24:-12].sum()), int(series[-12:].sum())
+    test = stats.binomtest(latest, before + latest, 0.5)
+    low, high = test.proportion_ci(confidence_level=0.95, method="exact")
+    ratio, lower, upper = latest / before, low / (1 - low), high / (1 - high)
+    text = area_page.locator("#trend-change").inner_text()
+    assert f"there were {latest:,} burglaries against {before:,} in the 12 before" in text
+    assert f"p = {test.pvalue:.3f}" in text or (test.pvalue < 0.001 and "p < 0.001" in text)
+    if lower > 1 or upper < 1:
+        word = "more" if ratio > 1 else "fewer"
+        bounds = sorted((abs(lower - 1) * 100, abs(upper - 1) * 100))
+        assert f"{abs(ratio - 1):.0%} {word} (95% interval {bounds[0]:.0f}% to {bounds[1]:.0f}% {word}" in text
+    else:
+        assert f"(95% interval {lower - 1:+.0%} to {upper - 1:+.0%}" in text and "chance alone" in text
+
+
 def test_the_backtest_sentence_gives_the_wards_tested_accuracy(area_page, matrix) -> None:
     one = _independent_accuracy(matrix, WARD, 1)
     best = min(("last value", "seasonal naive", "mean of last 12 months"), key=one.__getitem__)

@@ -20,6 +20,7 @@ from insight.analysis.trends.baselines import MONTHLY_BASELINES
 from insight.analysis.trends.forecast import METHOD, fit, intervals
 from insight.analysis.trends.quantiles import count_interval
 from insight.analysis.trends.series import area_names, pandemic_mask
+from insight.analysis.trends.trend import rate_ratio
 from insight.analysis.views import Shading
 from insight.errors import BadRequest, InsightError
 
@@ -230,6 +231,31 @@ def trend_words(row: pd.Series, noun: str) -> str:
     return (f"{noun.capitalize()} changed by between a {_pct(lower)} fall and a {_pct(upper)} rise a year (95% "
             f"interval; best estimate a {_pct(estimate)} {direction}) {when}: the data cannot tell a rise from "
             "a fall.")
+
+
+def change_words(matrix: pd.DataFrame, code: str, noun: str, months: int = 12) -> str | None:
+    """The latest ``months`` against the ``months`` before, as a rate ratio with its exact interval and test."""
+    if code not in matrix.columns or len(matrix) < 2 * months:
+        return None
+    series = matrix[code].to_numpy(dtype=float)
+    before, latest = int(series[-2 * months:-months].sum()), int(series[-months:].sum())
+    index = matrix.index
+    span = f"{index[-months]} to {index[-1]}"
+    if before + latest == 0:
+        return f"No {noun} were recorded from {index[-2 * months]} to {index[-1]}, so there is no change to report."
+    estimate, low, high, p = rate_ratio(before, latest)
+    test = f"exact test for counts, p = {p:.3f}" if p >= 0.001 else "exact test for counts, p < 0.001"
+    head = (f"In the latest {months} months ({span}) there were {latest:,} {noun} against {before:,} in the "
+            f"{months} before")
+    if before == 0:
+        return f"{head}: a rise from none, so no percentage is given ({test})."
+    if low > 1 or high < 1:
+        word = "more" if estimate > 1 else "fewer"
+        bounds = sorted((abs(low - 1) * 100, abs(high - 1) * 100))
+        return (f"{head}: {abs(estimate - 1):.0%} {word} (95% interval {bounds[0]:.0f}% to {bounds[1]:.0f}% {word}; "
+                f"{test}).")
+    return (f"{head}: a change of {estimate - 1:+.0%}, which chance alone could explain (95% interval "
+            f"{low - 1:+.0%} to {high - 1:+.0%}; {test}).")
 
 
 def _best_baseline(rows: pd.DataFrame, horizon: int) -> tuple[float, float, str, float]:

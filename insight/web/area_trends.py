@@ -20,6 +20,7 @@ from insight.analysis.trend_views import (
     SHOWN_HORIZONS,
     LayerTrends,
     accuracy_words,
+    change_words,
     layer_trends,
     longest_layer,
     series_layer,
@@ -184,6 +185,7 @@ def trends_section(places: Places, view: AreaView) -> html.Section:
     return section("change-over-time", TITLE, [
         html.P(_layer_note(places, view, tables, note)),
         html.P(trend_words(trend, tables.noun), id="trend-sentence", className="trend-sentence"),
+        html.P(change_words(tables.matrix, view.code, tables.noun), id="trend-change"),
         _warning(tables, view.code),
         change_chart(tables, view.code, name),
         html.P(accuracy, id="trend-accuracy") if accuracy else None,
