@@ -442,3 +442,29 @@ def test_search_results_for_places_link_to_the_ward_they_are_in_with_their_layer
             continue
         query = parse_qs(urlparse(links[label]).query)
         assert query["area"] == [inside["ONSWardCode"].iloc[0]] and query["layers"] == [hit["layer"]]
+
+
+def test_the_every_area_table_downloads_as_a_geopackage_with_outlines_and_an_about_table(web_app, tmp_path) -> None:
+    import io
+
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    from tests.conftest import DATA_DIR
+
+    client = web_app.server.test_client()
+    query = {"layer": "crime_2016_2018", "period": "2017-07:2018-06"}
+    response = client.get("/api/table/wards_2022.gpkg", query_string=query)
+    assert response.status_code == 200
+    path = tmp_path / "wards.gpkg"
+    path.write_bytes(response.data)
+    assert {name for name, _ in pyogrio.list_layers(path)} == {"areas", "about"}
+    areas = gpd.read_file(path, layer="areas").set_index("code").sort_index()
+    wards = gpd.read_file(DATA_DIR / "boundaries" / "wards_2022.geojson").set_index("ONSWardCode").sort_index()
+    assert list(areas.index) == list(wards.index)
+    assert areas.geometry.to_crs(27700).area.round(-2).tolist() == wards.geometry.to_crs(27700).area.round(-2).tolist()
+    csv = pd.read_csv(io.BytesIO(client.get("/api/table/wards_2022.csv", query_string=query).data)).set_index("code")
+    assert areas["count"].tolist() == csv.sort_index()["count"].tolist()
+    about = pyogrio.read_dataframe(path, layer="about")
+    assert {"item", "value"} <= set(about.columns) and len(about) > 0

@@ -27,7 +27,7 @@ from insight.geo.crs import STORAGE_CRS, to_metric
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html")
-TABLE_FORMATS = ("csv", "xlsx", "json")
+TABLE_FORMATS = ("csv", "xlsx", "json", "gpkg")
 _REPORT_CSS = """
 body{font-family:system-ui,Arial,sans-serif;color:#0b0c0c;margin:0 auto;max-width:60rem;padding:1rem;line-height:1.45}
 h1{margin-bottom:.2rem} .meta{color:#505a5f;margin-top:0}
@@ -312,10 +312,23 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
     return path
 
 
-def export_table(table: pd.DataFrame, fmt: str, path: Path) -> Path:
-    """Write an all-areas table (one row per area) as csv, xlsx or json."""
+def export_table(table: pd.DataFrame, fmt: str, path: Path, areas: gpd.GeoDataFrame | None = None) -> Path:
+    """Write an all-areas table (one row per area) as csv, xlsx, json, or a GeoPackage of ``areas``
+    (``code`` and geometry) carrying the table's columns, with an attribute table 'about'."""
     path = Path(path)
     about = pd.DataFrame([{"item": k, "value": str(v)} for k, v in table.attrs.items()])
+    if fmt == "gpkg":
+        if areas is None:
+            raise BadRequest("a GeoPackage needs the areas' outlines: ask for csv, xlsx or json here")
+        shapes = areas[["code", "geometry"]].merge(table, on="code", how="inner")
+        if path.exists():
+            path.unlink()
+        gpd.GeoDataFrame(shapes, geometry="geometry", crs=STORAGE_CRS).to_file(
+            path, layer="areas", driver="GPKG", engine="pyogrio")
+        import pyogrio
+
+        pyogrio.write_dataframe(about, path, layer="about", driver="GPKG", append=True)
+        return path
     if fmt == "csv":
         _safe_frame(table).to_csv(path, index=False)
     elif fmt == "xlsx":

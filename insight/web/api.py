@@ -273,7 +273,8 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
 
         def make() -> bytes:
             table = layer_table(places, checked, layer, period=period)
-            return _file_bytes(lambda path: export_table(table, fmt, path), f"{checked}.{fmt}")
+            areas = places.boundary(checked).areas if fmt == "gpkg" else None
+            return _file_bytes(lambda path: export_table(table, fmt, path, areas), f"{checked}.{fmt}")
 
         return _send(context.view(("table", checked, fmt, layer, period), make), f"{checked}_{layer}.{fmt}")
 

@@ -98,11 +98,13 @@ def _paths(places: Places) -> Json:
             _ok("application/json", _object("code", "name", "figures"), "The profile")),
         "/table/{boundary}.{fmt}": _operation(
             "Every area of a boundary layer in one table file",
-            [c["boundary"], _param("fmt", "path", {"type": "string", "enum": ["csv", "xlsx", "json"]}, "Format."),
+            [c["boundary"], _param("fmt", "path", {"type": "string", "enum": ["csv", "xlsx", "json", "gpkg"]},
+                                   "Format (gpkg: the areas' outlines with the table's columns)."),
              c["layer"], c["period"]],
             {"description": "The file", "content": {
                 "text/csv": {"schema": files},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": files},
+                "application/geopackage+sqlite3": {"schema": files},
                 "application/json": {"schema": {"oneOf": [{"type": "array"}, {"type": "object"}]}}}}),
     }
 
