@@ -501,5 +501,8 @@ def with_perception(profile: Profile, results: Iterable[PerceptionResult]) -> Pr
         notes += [n for n in result.notes if n not in notes]
     if not rows:
         return profile
-    figures = pd.concat([profile.figures, pd.DataFrame(rows)[profile.figures.columns]], ignore_index=True)
+    added = pd.DataFrame(rows).reindex(columns=profile.figures.columns)
+    if "ties" in added:
+        added["ties"] = added["ties"].fillna(0).astype(int)
+    figures = pd.concat([profile.figures, added], ignore_index=True)
     return replace(profile, figures=figures, notes=notes)

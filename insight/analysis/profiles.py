@@ -496,6 +496,7 @@ def profile(
             "difference": value - comp if not (np.isnan(value) or np.isnan(comp)) else np.nan,
             "rank": ranks[key].iloc[i] if ranked else np.nan,
             "of": len(wide) if ranked else np.nan,
+            "ties": int((wide[key] == value).sum()) - 1 if ranked else 0,
             "source": m.source, "period": m.period, "boundary_vintage": m.vintage, "method": m.method,
         })
     figures = pd.DataFrame(rows)

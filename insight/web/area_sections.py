@@ -15,6 +15,7 @@ from insight.web.area_view import AreaView
 from insight.web.charts import category_chart, trend_chart
 from insight.web.components import aria, data, data_table, section
 from insight.web.figures import figure_rows, figure_value, fmt, fmt_change, fmt_rank
+from insight.web.figures import ties_of as _ties
 
 FORMAT_LABELS = {
     "csv": "CSV: every figure with its source (one row per figure)",
@@ -59,7 +60,8 @@ def key_figures(result: Profile) -> html.Section:
         cards.append(_card("Average deprivation rank (1 = most deprived)", fmt(value("imd_rank"), "rank"),
                            versus + fmt(value("imd_rank", "comparator_value"), "rank")))
     if "points_rate" in present:
-        rank = fmt_rank(value("points_rate", "rank"), value("points_rate", "of"))
+        rank = fmt_rank(value("points_rate", "rank"), value("points_rate", "of"),
+                        _ties(value("points_rate", "ties")))
         cards.append(_card("Crime and ASB per 1,000 residents", fmt(value("points_rate"), "per 1,000"),
                            versus + fmt(value("points_rate", "comparator_value"), "per 1,000")
                            + (f"; rank {rank}" if rank != "—" else "")))
@@ -181,7 +183,9 @@ def assets_section(result: Profile) -> html.Section:
         ["Kind of asset", "Places", "Per 1,000 residents", f"{result.comparator} per 1,000", "Rank (1 = highest)"],
         ([ASSET_KIND_LABELS[k], fmt(value(f"kind:{k}"), "places"), fmt(value(f"kind_rate:{k}"), "per 1,000"),
           fmt(value(f"kind_rate:{k}", "comparator_value"), "per 1,000"),
-          fmt_rank(value(f"kind_rate:{k}", "rank"), value(f"kind_rate:{k}", "of"))] for k in ASSET_KINDS),
+          fmt_rank(value(f"kind_rate:{k}", "rank"), value(f"kind_rate:{k}", "of"),
+                   _ties(value(f"kind_rate:{k}", "ties")))]
+         for k in ASSET_KINDS),
         table_id="asset-kinds",
     )
     layers = [m for m in f["metric"] if m.startswith("assets:")]

@@ -91,7 +91,7 @@ def category_chart(result: Profile) -> html.Section | None:
         ["Category", "Records", f"{result.name} per 1,000", f"{result.comparator} per 1,000", "Difference",
          "Rank (1 = highest)"],
         ([r["label"], fmt(r["records"], "records"), fmt(r["rate"], "per 1,000"), fmt(r["comparator"], "per 1,000"),
-          fmt_difference(r["difference"], "per 1,000"), fmt_rank(r["rank"], r["of"])] for r in rows),
+          fmt_difference(r["difference"], "per 1,000"), fmt_rank(r["rank"], r["of"], r["ties"])] for r in rows),
         table_id="category-table",
     )
     fig = chart_layout(fig, height=140 + 34 * len(rows), xaxis="Records per 1,000 residents", yaxis="")

@@ -20,7 +20,7 @@ from insight.layers import ASSET_KINDS
 from insight.web.area_view import check_layer, check_period, default_comparator
 from insight.web.components import area_options, aria, field, layer_period_query, select, shortened, single
 from insight.web.context import current_places, places_or_message
-from insight.web.figures import category_rows, figure_value, fmt, fmt_change, fmt_rank
+from insight.web.figures import category_rows, figure_value, fmt, fmt_change, fmt_rank, ties_of
 
 MAX_AREAS = 8
 MIN_SLOTS = 4
@@ -133,7 +133,8 @@ def key_rows(results: list[Profile]) -> list[tuple[str, list, Any]]:
         for r in results:
             text = shown(_figure(r, metric))
             if rank:
-                ranked = fmt_rank(_figure(r, metric, "rank"), _figure(r, metric, "of"))
+                ranked = fmt_rank(_figure(r, metric, "rank"), _figure(r, metric, "of"),
+                                  ties_of(_figure(r, metric, "ties")))
                 text += f" (rank {ranked})" if ranked != "—" else ""
             cells.append(text)
         rows.append((label, cells, shown(_figure(results[0], metric, "comparator_value"))))
