@@ -97,7 +97,7 @@ def is_json_safe(records: object) -> bool:
 def test_registry_lists_every_loader():
     assert loader_names() == sorted([
         "boundary", "census-population", "imd", "indicator-csv", "lookup", "mopac-pas", "points-csv",
-        "points-geojson", "police-api", "police-bulk", "survey-responses",
+        "points-geojson", "points-postcode", "police-api", "police-bulk", "survey-responses",
     ])
     assert set(LOADERS) == set(loader_names())
 
