@@ -225,17 +225,13 @@ def postcode_match(engine: Engine, text: str) -> PostcodeMatch | None:
     BadRequest in plain words when ``text`` is not shaped like a postcode, sector or district.
     """
     from insight.sources.postcodes import lookup_keys
-    from insight.store.postcodes import find_postcodes
+    from insight.store.postcodes import first_match
 
     keys = lookup_keys(text[:20])
     if not keys:
         raise BadRequest(f"'{text.strip()[:20]}' is not a postcode, sector or district. Try one like "
                          "'NW9 5AB', 'NW9 5' or 'NW9'")
-    for kind, key in keys:
-        match = find_postcodes(engine, kind, key)
-        if match is not None and match.lon is not None and match.lat is not None:
-            return match
-    return None
+    return first_match(engine, keys, located=True)
 
 
 def postcode_centre(engine: Engine, text: str) -> tuple[float, float]:

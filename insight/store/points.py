@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Select, and_, func, select, text
 from insight.geo.joins import assign_points
 from insight.store.counts import asset_kind_expression, read_counts, rows_frame
 from insight.store.models import Area, Feature, FeatureTag, Layer
-from insight.store.postcodes import PostcodeMatch, find_postcodes
+from insight.store.postcodes import PostcodeMatch, first_match
 
 POINT_COLUMNS = ["id", "x", "y", "name", "category", "month", "asset_kind"]
 BBox = tuple[float, float, float, float]
@@ -224,8 +224,4 @@ class StorePointSource:
 
     def postcode(self, candidates: list[tuple[str, str]]) -> PostcodeMatch | None:
         """The first of ``candidates`` ((kind, key) readings of a search) found in the postcode lookup."""
-        for kind, key in candidates:
-            found = find_postcodes(self.engine, kind, key)
-            if found is not None:
-                return found
-        return None
+        return first_match(self.engine, candidates)

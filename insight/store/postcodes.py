@@ -82,6 +82,16 @@ def find_postcodes(engine: Engine, kind: str, key: str) -> PostcodeMatch | None:
     )
 
 
+def first_match(engine: Engine, candidates: list[tuple[str, str]], *, located: bool = False) -> PostcodeMatch | None:
+    """The first of ``candidates`` ((kind, key) readings of a search text) that is stored (and, with
+    ``located``, has a location); None when none is."""
+    for kind, key in candidates:
+        match = find_postcodes(engine, kind, key)
+        if match is not None and (not located or (match.lon is not None and match.lat is not None)):
+            return match
+    return None
+
+
 def postcode_points(engine: Engine, keys: list[str]) -> dict[str, tuple[float, float]]:
     """The located points of compact postcodes ``keys`` (those not stored or without a location are absent)."""
     found: dict[str, tuple[float, float]] = {}
