@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-mod-spatialite)
+packages=(libsqlite3-mod-spatialite libpango-1.0-0 libpangoft2-1.0-0)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   packages+=(chromium postgresql postgresql-15-postgis-3)
