@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Dash
 
-from insight.web import area, catalogue, compare, explore, need
+from insight.web import area, catalogue, compare, explore, need, two_figures
 
 
 def register(app: Dash) -> None:
@@ -23,5 +23,6 @@ def register(app: Dash) -> None:
     dash.register_page("catalogue", path="/catalogue", name="Data catalogue",
                        title="Local Insight — data catalogue", layout=catalogue.layout)
     need.register(app)
+    two_figures.register(app)
     for page in (explore, area, compare):
         page.register_callbacks(app)
