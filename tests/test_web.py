@@ -60,7 +60,6 @@ def test_switching_boundary_layer_redraws(page, app_url: str) -> None:
     page.goto(app_url)
     _wait_count(page, AREAS, 24)
     page.select_option("#boundary", "lsoa_2021")
-    page.click("#apply")
     _wait_count(page, AREAS, 220)
     assert _query(page)["boundary"] == ["lsoa_2021"]
 
@@ -69,11 +68,9 @@ def test_an_overlay_toggles_on_and_off(page, app_url: str) -> None:
     page.goto(app_url)
     _wait_count(page, AREAS, 24)
     page.select_option("#layers", ["schools"])
-    page.click("#apply")
     page.wait_for_function(f"document.querySelectorAll('{AREAS}').length > 24", timeout=15000)
     assert _query(page)["layers"] == ["schools"]
     page.select_option("#layers", [])
-    page.click("#apply")
     _wait_count(page, AREAS, 24)
 
 

@@ -30,6 +30,7 @@ from insight.analysis.profiles import (
 from insight.errors import ConfigError
 from insight.layers import ASSET_KINDS
 from insight.sources.postcodes import lookup_keys
+from insight.store.point_details import PointDetail, point_details
 from insight.store.points import PointPage, PointQuery
 
 PALETTES = {
@@ -93,7 +94,14 @@ def shading_layer(places: Places, chosen: list[str], period: tuple[int, int] | N
         if name in crime and records(name):
             return name
     found = [n for n in crime if records(n)]
-    return max(found, key=records) if found and period is not None else default_crime_layer(places)
+    return max(found, key=records) if found and period is not None else latest_crime_layer(places)
+
+
+def latest_crime_layer(places: Places) -> str | None:
+    """The crime layer whose records reach the latest month (most records breaking a tie); None without one."""
+    dated = [(span[1], len(p), name) for name, p in places.points.items()
+             if p.meta.theme == "crime" and (span := p.months()) is not None]
+    return max(dated)[2] if dated else default_crime_layer(places)
 
 
 def metric_label(metric: str) -> str:
@@ -234,9 +242,12 @@ def categories(places: Places, layer: str) -> list[str]:
 
 
 def default_view_period(places: Places) -> tuple[int, int] | None:
-    """The period a map opens on: the latest 12 months of the main crime layer (None without one)."""
-    name = default_crime_layer(places)
-    return default_period(places.point_layer(name)) if name else None
+    """The period a map opens on: the latest 12 months of the most recent crime layer (all its months when it
+    has fewer; None without a dated crime layer)."""
+    name = latest_crime_layer(places)
+    if not name or places.point_layer(name).months() is None:
+        return None
+    return default_period(places.point_layer(name))
 
 
 def search(places: Places, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
@@ -334,20 +345,50 @@ def _plain_json(value: str | None) -> str:
     return json.dumps(value)
 
 
-def _features_json(page: PointPage, layer: str, stale: set[int]) -> str:
-    """The page's points as GeoJSON features, names and categories HTML-escaped."""
+def _nullable(value: str | None) -> str:
+    """An HTML-escaped JSON string, or null when there is no value."""
+    return "null" if value in (None, "") else _escaped_json(value)
+
+
+def _details_json(detail: PointDetail | None, kind: str | None) -> str:
+    """The popup's extra properties of an asset: kind in words, contact, owner and dates (null when absent)."""
+    label = ASSET_KIND_LABELS.get(kind or "") if kind else None
+    if detail is None:
+        return f',"kind_label":{_nullable(label)}'
+    return (f',"kind_label":{_nullable(label)},"website":{_nullable(detail.website)},'
+            f'"phone":{_nullable(detail.phone)},"email":{_nullable(detail.email)},'
+            f'"owner":{_nullable(detail.owner)},"checked":{_nullable(detail.checked)},'
+            f'"updated":{_nullable(detail.updated)}')
+
+
+def _features_json(page: PointPage, layer: str, stale: set[int],
+                   details: dict[int, PointDetail] | None = None) -> str:
+    """The page's points as GeoJSON features, text HTML-escaped; ``details`` (assets) add contact, owner and
+    dates for the popups."""
     frame = page.frame
     layer_json = _plain_json(layer)
+
+    def extra(fid: int, kind: str | None) -> str:
+        return "" if details is None else _details_json(details.get(fid), kind)
+
     return ",".join(
         f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{round(x, 6)},{round(y, 6)}]}},'
         f'"properties":{{"id":{fid},"name":{_escaped_json(name)},"category":{_escaped_json(cat)},'
         f'"month":{_plain_json(month)},"kind":{_plain_json(kind)},'
-        f'"layer":{layer_json},"stale":{"true" if fid in stale else "false"}}}}}'
+        f'"layer":{layer_json},"stale":{"true" if fid in stale else "false"}{extra(fid, kind)}}}}}'
         for fid, x, y, name, cat, month, kind in zip(
             frame["id"].tolist(), frame["x"].tolist(), frame["y"].tolist(), frame["name"].tolist(),
             frame["category"].tolist(), frame["month"].tolist(), frame["asset_kind"].tolist(),
         )
     )
+
+
+def _asset_details(places: Places, points: PointData, page: PointPage) -> dict[int, PointDetail] | None:
+    """Contact, owner and dates of an asset layer's points on the page (None for crime and without a store)."""
+    engine = getattr(places.source, "engine", None)
+    if points.meta.theme == "crime" or engine is None:
+        return None
+    return point_details(engine, points.meta.name, [int(i) for i in page.frame["id"].tolist()])
 
 
 def points_geojson_text(
@@ -371,7 +412,8 @@ def points_geojson_text(
     about = json.dumps({"total": page.total, "truncated": bool(query.offset + shown < page.total),
                         "offset": query.offset, "limit": query.limit, "layer": layer,
                         "title": points.meta.title, "illustrative": points.meta.illustrative})
-    return ('{"type":"FeatureCollection","features":[' + _features_json(page, layer, stale or set()) + "],"
+    details = _asset_details(places, points, page)
+    return ('{"type":"FeatureCollection","features":[' + _features_json(page, layer, stale or set(), details) + "],"
             + about[1:])
 
 

@@ -23,7 +23,8 @@ from insight.web.explore_render import options_for, render, view_period, view_qu
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DRAW_TOOLS = {"polygon": True, "rectangle": True, "polyline": False, "circle": False, "marker": False,
               "circlemarker": False}
-# Gathers the form's native selects when 'Update map' is pressed or an area is clicked on the map.
+# Gathers the form's native selects when a choice changes (map.js presses the hidden 'apply-now' button a moment
+# after the last change) or an area is clicked on the map.
 READ_VIEW = """function(clicks, clicked) {
     const trigger = (dash_clientside.callback_context.triggered[0] || {}).prop_id || "";
     if (trigger.startsWith("areas.") && clicked && clicked.properties) {
@@ -113,21 +114,27 @@ def _field(label: str, control: Component, hint: str | None = None) -> html.Div:
     return field(label, control, hint, class_name=None)
 
 
+def _search() -> html.Div:
+    return html.Div([
+        _field("Search areas and places", dcc.Input(id="search", type="search", debounce=0.3, autoComplete="off",
+                                                    placeholder="e.g. Burnt Oak, library"),
+               hint="Suggestions appear below as you type; choose one to go to it."),
+        html.Ul(id="search-results", className="search-results", **aria(live="polite", label="Suggestions")),
+    ], role="search")
+
+
 def controls(places: Places, view: dict) -> html.Div:
-    """Search, and the choices of areas, shading, points and period, applied together by 'Update map'."""
+    """Search, then the main choices (areas, shading figure, points) with the rest under 'More options';
+    each choice applies a moment after it is made."""
     point_options = _point_options(places)
     months = _month_options(places)
     area_choices, metric_options, category_options = options_for(places, view["boundary"], view["layers"],
                                                                  view_period(view["from"], view["to"]))
     return html.Div([
-        html.Div([
-            _field("Search areas and places", dcc.Input(id="search", type="search", debounce=True,
-                                                        placeholder="e.g. Burnt Oak, library")),
-            html.Ul(id="search-results", className="search-results", **aria(live="polite")),
-        ], role="search"),
+        _search(),
         html.H2("Choose what the map shows", className="controls-heading"),
-        html.P("Make your choices, then select 'Update map'. Lists marked 'several' take more than one "
-               "choice (hold Ctrl or Shift).", className="hint"),
+        html.P("The map changes as you choose. Lists marked 'several' take more than one choice (hold Ctrl or "
+               "Shift).", className="hint"),
         html.Fieldset([
             html.Legend("Areas"),
             _field("Area layer", select("boundary", [{"label": b.meta.title, "value": n}
@@ -137,37 +144,63 @@ def controls(places: Places, view: dict) -> html.Div:
                    hint="Or select an area on the map, or draw one with the polygon or rectangle tool."),
             html.Button("Clear the drawn area", id="clear-drawn", className="link-button", type="button"),
         ]),
+        html.Fieldset([html.Legend("Shade areas by"), _field("Figure", select("metric", metric_options,
+                                                                              view["metric"]))]),
         html.Fieldset([
-            html.Legend("Shade areas by"),
-            _field("Figure", select("metric", metric_options, view["metric"])),
+            html.Legend("Show points"),
+            _field("Point layers (several)", select("layers", point_options, view["layers"], multiple=True,
+                                                    size=min(8, len(point_options)))),
+        ]),
+        html.Details([html.Summary("More options: classes, colours, period, categories, asset kinds"),
+                      *_more_options(view, months, category_options)], className="more-options",
+                     open=bool(view["category"] or view["kind"])),
+        html.Button("Apply the choices", id="apply-now", type="button", hidden=True, tabIndex="-1"),
+    ], className="controls", id="map-controls")
+
+
+def _more_options(view: dict, months: list[dict], category_options: list[dict]) -> list:
+    """The less-used choices: class breaks, colours, period, categories and asset kinds."""
+    return [
+        html.Fieldset([
+            html.Legend("Shading"),
             _field("Classes", select("classes", [{"label": "Quintiles within the borough", "value": "quintiles"},
                                                  {"label": "Equal bands", "value": "equal"}], view["classes"])),
             _field("Colours", select("palette", [{"label": p.replace("-", " ").capitalize(), "value": p}
                                                  for p in views.PALETTES], view["palette"])),
         ]),
         html.Fieldset([
-            html.Legend("Show points"),
-            _field("Point layers (several)", select("layers", point_options, view["layers"], multiple=True,
-                                                    size=min(8, len(point_options)))),
+            html.Legend("Period"),
+            html.P("Applies to dated layers such as crime. The map opens on the latest 12 months of the most "
+                   "recent crime layer.", className="hint"),
+            _field("From", select("from", months, view["from"])),
+            _field("To", select("to", months, view["to"])),
+        ]),
+        html.Fieldset([
+            html.Legend("Filter points"),
             _field("Categories (several; none for all)", select("category", category_options, view["category"],
                                                                multiple=True, size=6)),
             _field("Asset kinds (several; none for all)",
                    select("kind", [{"label": ASSET_KIND_LABELS[k], "value": k} for k in ASSET_KINDS],
                           view["kind"], multiple=True, size=4)),
         ]),
-        html.Fieldset([
-            html.Legend("Period"),
-            html.P("Applies to dated layers such as crime.", className="hint"),
-            _field("From", select("from", months, view["from"])),
-            _field("To", select("to", months, view["to"])),
-        ]),
-        html.Button("Update map", id="apply", className="button", type="button"),
-    ], className="controls")
+    ]
 
 
-def map_column(problems: list[str]) -> html.Div:
-    """The map with its problems, status line, legend and table alternative."""
+def opening_bounds(places: Places, view: dict) -> list[list[float]] | None:
+    """Where the map opens: the chosen area of a shared link, else the whole boundary layer ([[s, w], [n, e]])."""
+    if not view["boundary"]:
+        return None
+    areas = places.boundary(view["boundary"]).areas
+    if view["area"]:
+        areas = areas[areas["code"] == view["area"]]
+    minx, miny, maxx, maxy = (float(v) for v in areas.total_bounds)
+    return [[miny, minx], [maxy, maxx]]
+
+
+def map_column(problems: list[str], bounds: list[list[float]] | None = None) -> html.Div:
+    """The summary line above the map, its problems, status line, legend and table alternative."""
     return html.Div([
+        html.P(id="map-summary", className="map-summary", **aria(live="polite")),
         *([html.Div(" ".join(problems), role="alert", id="url-problems", className="status")] if problems else []),
         html.Div(role="status", id="status", className="status"),
         html.Div(
@@ -178,13 +211,13 @@ def map_column(problems: list[str]) -> html.Div:
                  dl.LayerGroup(id="overlays"),
                  dl.FeatureGroup([dl.EditControl(id="draw", draw=DRAW_TOOLS, edit={"edit": False})]),
                  dl.GeoJSON(id="drawn-shape", style={"color": "#d4351c", "weight": 3, "fillOpacity": 0.05})],
-                id="explore-map", center=[51.6, -0.2], zoom=11,
+                id="explore-map", **({"bounds": bounds} if bounds else {"center": [51.6, -0.2], "zoom": 11}),
             ),
             className="map-wrap", role="region", **aria(label="Map: select an area to see its figures"),
         ),
         html.Div(id="legend", className="legend"),
         html.Details([html.Summary("Table of what the map shows"), html.Div(id="map-table")], open=False),
-    ])
+    ], className="map-column")
 
 
 def layout(**query: str) -> html.Div:
@@ -202,7 +235,7 @@ def _layout(places: Places, query: dict[str, str]) -> html.Div:
         dcc.Store(id="drawn", data=view["draw"]),
         dcc.Store(id="view", data={k: v for k, v in view.items() if k != "draw"}),
         html.H1("Explore your area", className="visually-hidden"),
-        html.Div([controls(places, view), map_column(problems),
+        html.Div([controls(places, view), map_column(problems, opening_bounds(places, view)),
                   html.Aside(id="panel", className="panel", **aria(live="polite", label="Chosen area"))],
                  className="explore"),
     ])
@@ -257,7 +290,7 @@ def remember_drawn(geojson: dict | None, _clicks: int | None) -> str | NoUpdate 
 
 def register_callbacks(app: Dash) -> None:
     """Add the explore page's callbacks to ``app``: gather the view, redraw the map, search, remember a drawing."""
-    app.clientside_callback(READ_VIEW, Output("view", "data"), Input("apply", "n_clicks"),
+    app.clientside_callback(READ_VIEW, Output("view", "data"), Input("apply-now", "n_clicks"),
                             Input("areas", "clickData"), prevent_initial_call=True)
     app.callback(
         Output("areas", "url"), Output("areas", "hideout"), Output("legend", "children"),
@@ -265,6 +298,7 @@ def register_callbacks(app: Dash) -> None:
         Output("status", "role"), Output("view-url", "search"), Output("panel", "children"),
         Output("explore-map", "viewport"), Output("drawn-shape", "data"),
         Output("area", "children"), Output("metric", "children"), Output("category", "children"),
+        Output("map-summary", "children"),
         Input("view", "data"), Input("drawn", "data"),
     )(refresh)
     app.callback(Output("search-results", "children"), Input("search", "value"), State("boundary", "value"),

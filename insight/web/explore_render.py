@@ -1,13 +1,13 @@
 """The map page's redraw: shading, point overlays, legend, table, side panel and viewport for one view.
 
 :func:`render` computes every output of the explore page's main callback from the view the
-'Update map' button gathers; it runs inside a request (it reads the app context).
+page's choices make (gathered as they change); it runs inside a request (it reads the app context).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import dash_leaflet as dl
 from dash import html, no_update
@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from insight.analysis import trend_views, views
 from insight.analysis.perception import summary_sentence
-from insight.analysis.places import Places, month_number
+from insight.analysis.places import Places, month_label, month_number
 from insight.analysis.profiles import drawn_boundary, period_query, period_text, profile
 from insight.errors import InsightError
 from insight.layers import ASSET_KINDS
@@ -26,6 +26,7 @@ from insight.web.context import context, current_places, parse_perception_metric
 OVERLAY_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 CLUSTER_ABOVE = 500
 PANEL_METRICS = ("residents", "imd_rank", "points_rate", "points_change")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass
@@ -46,7 +47,7 @@ class MapView:
 
     @classmethod
     def checked(cls, places: Places, view: dict, drawn: str | None) -> MapView:
-        """The view the 'Update map' button gathered, with defaults, against what is loaded."""
+        """The view the page's choices make, with defaults, against what is loaded."""
         boundary = view.get("boundary") or ""
         if boundary not in places.boundaries:
             boundary = views.default_boundary(places) or ""
@@ -191,19 +192,21 @@ def _table(places: Places, boundary: str, shade: views.Shading, counts: dict[str
 
 
 def _drawn_panel(places: Places, polygon: BaseGeometry, period: tuple[int, int] | None,
-                 layer: str | None = None) -> list:
+                 layer: str | None = None, drawn: str | None = None) -> list:
+    link = html.P(html.A("Open the full profile of this area",
+                         href=f"/areas/custom/from-map?draw={quote(drawn or '', safe='')}"))
     try:
         result = profile(places, drawn_boundary(polygon, name="Drawn area"), "drawn", crime_layer=layer,
                          period=period)
     except InsightError as exc:
-        return [html.H2("Drawn area"), html.P(f"The figures for the drawn area cannot be shown: {exc}.")]
+        return [html.H2("Drawn area"), html.P(f"The figures for the drawn area cannot be shown: {exc}."), link]
     figures = result.figures.set_index("metric")
     rows = []
     for key in ("residents", "points_total", "points_rate", *[f"kind:{k}" for k in ASSET_KINDS]):
         if key in figures.index:
             f: Any = figures.loc[key]
             rows += [html.Dt(f["label"]), html.Dd(_shown_value(f["value"], f["unit"]))]
-    return [html.H2("Drawn area"), html.Dl(rows), *[html.P(n, className="muted") for n in result.notes]]
+    return [html.H2("Drawn area"), html.Dl(rows), link, *[html.P(n, className="muted") for n in result.notes]]
 
 
 def _counts_by_area(places: Places, layer: str, boundary: str, category: list[str], kind: list[str],
@@ -300,8 +303,37 @@ def _as_options(options: list[dict], chosen: set) -> list[html.Option]:
     return [html.Option(o["label"], value=o["value"], selected=o["value"] in chosen) for o in options]
 
 
+def month_words(month: int) -> str:
+    """A month number as people write it: 'Apr 2024'."""
+    year, number = month_label(month).split("-")
+    return f"{MONTH_NAMES[int(number) - 1]} {year}"
+
+
+def summary(places: Places, mv: MapView, shade_metric: str, period: tuple[int, int] | None,
+            layer: str | None) -> str:
+    """One line saying what the map shows: areas, the shading figure and its period, points and focus."""
+    text = f"{places.boundary(mv.boundary).meta.title} shaded by {views.metric_label(shade_metric)}"
+    counted = layer in places.points and shade_metric not in ("residents", "imd_rank")
+    if period and (counted or mv.layers):
+        text += ", " + (month_words(period[0]) if period[0] == period[1]
+                        else f"{month_words(period[0])} to {month_words(period[1])}")
+        span = places.point_layer(layer).months() if layer and layer in places.points else None
+        if layer and span and period == views.default_view_period(places) and span[1] - span[0] + 1 < 12:
+            months = span[1] - span[0] + 1
+            text += (f" (the latest crime layer, '{places.point_layer(layer).meta.title}', has only "
+                     f"{months} month{'s' if months != 1 else ''} of records)")
+    if mv.layers:
+        text += f"; {len(mv.layers)} point layer{'s' if len(mv.layers) != 1 else ''}"
+    if mv.drawn:
+        text += "; figures for the drawn area"
+    elif mv.area:
+        names = places.boundary(mv.boundary).areas.set_index("code")["name"]
+        text += f"; focused on {names.get(mv.area, mv.area)}"
+    return text + "."
+
+
 def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tuple:
-    """The outputs of the explore page's ``refresh`` callback for a view (the dict 'Update map' gathers)."""
+    """The outputs of the explore page's ``refresh`` callback for a view (the dict the page's choices make)."""
     places = current_places()
     mv = MapView.checked(places, view, drawn)
     messages: list[str] = []
@@ -316,7 +348,7 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
     shape: dict[str, Any] = {"type": "FeatureCollection", "features": []}
     if polygon is not None:
         shape["features"].append({"type": "Feature", "properties": {}, "geometry": polygon.__geo_interface__})
-        panel = _drawn_panel(places, polygon, period, layer)
+        panel = _drawn_panel(places, polygon, period, layer, drawn)
     else:
         panel = _panel(places, mv.boundary, mv.area, period, shade_metric, layer)
     return (
@@ -326,4 +358,5 @@ def render(view: dict, drawn: str | None, *, trigger: str | None = None) -> tupl
         view_query(mv.query_values()), panel, _viewport(places, mv, trigger), shape,
         _as_options([{"label": "All areas", "value": ""}, *areas], {mv.area or ""}),
         _as_options(metric_options, {shade_metric}), _as_options(category_options, set(mv.category)),
+        summary(places, mv, shade_metric, period, layer),
     )

@@ -37,10 +37,21 @@ window.insightMap = {
   bindPopup: function (feature, layer) {
     const p = feature.properties || {};
     if (p.cluster) { return; }
-    /* name and category arrive HTML-escaped from the server */
+    /* every text property arrives HTML-escaped from the server */
     let text = "<strong>" + (p.name || "(no name)") + "</strong>";
-    if (p.category) { text += "<br>" + p.category; }
+    const line = function (label, value) { if (value) { text += "<br>" + label + value; } };
+    line("Category: ", p.category);
+    line("Kind: ", p.kind_label);
     if (p.month) { text += "<br>" + p.month; }
+    if (p.website && /^https?:\/\//i.test(p.website)) {
+      text += '<br>Website: <a href="' + p.website + '" rel="noopener noreferrer" target="_blank">' + p.website + "</a>";
+    } else { line("Website: ", p.website); }
+    line("Phone: ", p.phone);
+    if (p.email && /^[^\s"<>]+@[^\s"<>]+$/.test(p.email)) {
+      text += '<br>Email: <a href="mailto:' + p.email + '">' + p.email + "</a>";
+    }
+    line("Owner: ", p.owner);
+    if (p.checked) { line("Last checked: ", p.checked); } else { line("Last updated: ", p.updated); }
     if (p.stale) { text += "<br><em>Not checked as still true recently: may be out of date</em>"; }
     layer.bindPopup(text);
   },
@@ -51,3 +62,32 @@ window.insightMap = {
     layer.bindTooltip(t.innerHTML, { sticky: true });
   },
 };
+
+/* Choices apply a moment after the last change: the hidden 'apply-now' button tells Dash to read them. */
+(function () {
+  let timer = null;
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    if (!target || !target.closest || !target.closest("#map-controls") || target.id === "search") { return; }
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      const button = document.getElementById("apply-now");
+      if (button) { button.click(); }
+    }, 400);
+  });
+  /* From the search box, the down arrow moves to the first suggestion; up and down move between them. */
+  document.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (!target || (event.key !== "ArrowDown" && event.key !== "ArrowUp")) { return; }
+    const list = document.getElementById("search-results");
+    if (!list) { return; }
+    const links = Array.from(list.querySelectorAll("a"));
+    if (target.id === "search" && event.key === "ArrowDown" && links.length) {
+      links[0].focus(); event.preventDefault(); return;
+    }
+    const at = links.indexOf(target);
+    if (at < 0) { return; }
+    const next = event.key === "ArrowDown" ? links[at + 1] : (links[at - 1] || document.getElementById("search"));
+    if (next) { next.focus(); event.preventDefault(); }
+  });
+})();
