@@ -64,9 +64,26 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         user = auth.set_active(engine, args.email, active=args.user_action == "enable")
         print(f"{user.email} was {args.user_action}d" + ("; their sessions were ended and their tokens revoked"
                                                           if args.user_action == "disable" else ""))
+    elif args.user_action == "invite":
+        from insight.partner.onboarding import invite
+
+        made = invite(engine, args.email, role=args.role, org_slug=args.org, name=args.name or "", actor=auth.SYSTEM)
+        print(f"invited {made.email} ({made.role}" + (f" of {made.org_slug}" if made.org_slug else "")
+              + f"); send them this link, shown once, valid until {made.expires:%Y-%m-%d}:")
+        print(f"/partner/invite/{made.code}")
     else:
         for user in auth.list_users(engine, actor=auth.SYSTEM):
             print(f"{user.email}  {user.role}" + (f"  {user.org_slug}" if user.org_slug else ""))
+    return 0
+
+
+def cmd_org(args: argparse.Namespace, settings: Settings) -> int:
+    """``insight org add NAME``: add an organisation (as the system; recorded in the audit log)."""
+    from insight.partner import auth
+    from insight.partner.onboarding import add_organisation
+
+    added = add_organisation(open_engine(settings), args.name, slug=args.slug, actor=auth.SYSTEM)
+    print(f"added organisation {added.name} ({added.slug})")
     return 0
 
 
@@ -141,7 +158,8 @@ def cmd_asset_layer(args: argparse.Namespace, settings: Settings) -> int:
         except NotFoundError:
             org_id = auth.organisation_id(conn, args.org) if args.org else None
             versions.create_asset_layer(conn, args.name, title=args.title, owner_org_id=org_id,
-                                        sensitivity="restricted" if args.restricted else "public")
+                                        sensitivity="restricted" if args.restricted else "public",
+                                        asset_kind=args.asset_kind)
             print(f"created point layer '{args.name}'")
     categories: list[str] | None | bool = False
     if args.category:
@@ -196,8 +214,8 @@ def cmd_stale(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``user``, ``token``, ``upload``, ``asset-layer``, ``oruk`` and ``stale`` to the ``insight`` command."""
+def _add_account_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``user`` and ``org``."""
     from insight.store.models import ROLES
 
     user = sub.add_parser("user", help="accounts: add, change role or password, disable or enable, list")
@@ -218,7 +236,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        ("enable", "let a disabled account sign in again")):
         actions.add_parser(verb, help=what).add_argument("email")
     actions.add_parser("list", help="list accounts")
+    invite = actions.add_parser("invite", help="invite a person: they choose their password from a link shown once")
+    invite.add_argument("email")
+    invite.add_argument("--role", default="partner", choices=ROLES)
+    invite.add_argument("--org", help="organisation slug (partners only)")
+    invite.add_argument("--name", help="the person's name")
     user.set_defaults(func=cmd_user)
+
+    org = sub.add_parser("org", help="organisations: add one")
+    org.add_argument("action", choices=["add"])
+    org.add_argument("name", help="the organisation's full name")
+    org.add_argument("--slug", default="", help="short name (default: made from the name)")
+    org.set_defaults(func=cmd_org)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``user``, ``org``, ``token``, ``upload``, ``asset-layer``, ``oruk`` and ``stale`` to the ``insight``
+    command."""
+    _add_account_commands(sub)
 
     token = sub.add_parser("token", help="API tokens for scripts: create (shown once), revoke, list")
     token_actions = token.add_subparsers(dest="token_action", required=True, metavar="ACTION")
@@ -245,6 +280,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     layer.add_argument("--title")
     layer.add_argument("--org", help="owning organisation slug (default: shared by all partners)")
     layer.add_argument("--restricted", action="store_true", help="new layer: restricted rather than public")
+    layer.add_argument("--asset-kind", help="new layer: the kind of its records (money, services_people, insight, "
+                                            "spaces)")
     group = layer.add_mutually_exclusive_group()
     group.add_argument("--category", action="append", help="an allowed category (repeat)")
     group.add_argument("--categories-from", metavar="TAXONOMY_JSON", help="Open Referral UK taxonomy file")

@@ -148,6 +148,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
                       "partner": False, "admin": True},
     "discard_upload": {"public": False, "councillor": False, "officer": True, "analyst": "own_upload",
                        "partner": "own_upload", "admin": True},
+    "invite_people": {"public": False, "councillor": False, "officer": True, "analyst": False,
+                      "partner": False, "admin": True},
 }
 
 COUNTS_ONLY_REFUSED = frozenset({
@@ -158,7 +160,7 @@ through the survey upload and restore pages (rights ``upload_survey`` and ``rest
 uploads refuse any layer not configured for uploads, and ``manage_layers`` here keeps a counts-only layer from
 being configured."""
 
-SESSION_ONLY = frozenset({"use_tokens", "manage_users"})
+SESSION_ONLY = frozenset({"use_tokens", "manage_users", "invite_people"})
 """Actions an API token may never do: creating, listing or revoking tokens and changing accounts."""
 
 _WHY = {

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from insight.errors import ConfigError, NotFoundError
+from insight.layers import ASSET_KINDS
 from insight.partner import audit
 from insight.partner.auth import LayerRef, Principal, RowsRefused, can, organisation_id, require
+from insight.partner.choices import ASSET_KIND_LABELS, choose
 from insight.partner.record_checks import Rules
 from insight.store import Connection, Engine
 from insight.store import asset_layers as store
@@ -106,14 +108,20 @@ def create_asset_layer(
     owner_org_id: int | None = None,
     sensitivity: str = "public",
     licence: str = "Not stated",
+    asset_kind: str | None = None,
 ) -> int:
     """Add an empty point layer maintained through uploads (no file behind it); returns its id.
 
-    Partners may upload to it when it has an owning organisation.
+    Partners may upload to it when it has an owning organisation. ``asset_kind`` (one of
+    :data:`insight.layers.ASSET_KINDS`) is the kind of its records that name none; BadRequest with a suggestion
+    for another value.
     """
     check_layer_name(name)
+    if asset_kind is not None:
+        asset_kind = choose(asset_kind, ASSET_KINDS, what="an asset kind", labels=ASSET_KIND_LABELS)
     layer_id = store.insert_asset_layer(conn, name, title=title or name.replace("_", " ").capitalize(),
-                                        owner_org_id=owner_org_id, sensitivity=sensitivity, licence=licence)
+                                        owner_org_id=owner_org_id, sensitivity=sensitivity, licence=licence,
+                                        asset_kind=asset_kind)
     store.save_rules(conn, layer_id, RulesRow(partner_upload=owner_org_id is not None, required_fields=[]))
     return layer_id
 

@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from insight.errors import LoadError, Problem
+from insight.partner.choices import asset_kind_issues
 from insight.partner.coordinates import (
     BNG_RANGE,
     GB_REGION,
@@ -414,6 +415,8 @@ def check_table(table: RawTable, rules: Rules, context: Context, *, source: str 
         lon, lat, inside = _location(record, index, row, setting, found)
         assured, identifiers = _dates_and_numbers(record, row, setting, found)
         properties = _clean_properties(record, skip, row, found)
+        if properties is not None:
+            found += asset_kind_issues(properties, row)
         issues += found
         if key:
             keys_by_row[row] = key

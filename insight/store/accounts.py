@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from insight.errors import ConfigError
 from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User, UserSession
 from insight.store.timestamps import aware
 
 __all__ = [
+    "INVITED",
+    "accept_invitation",
     "ROLES",
     "SessionRow",
     "TokenInfo",
@@ -26,6 +30,7 @@ __all__ = [
     "end_user_sessions",
     "failed_attempt_times",
     "find_session",
+    "find_invitation",
     "find_user",
     "insert_organisation",
     "insert_session",
@@ -94,12 +99,18 @@ def organisation_slugs(conn: Connection) -> list[str]:
 
 
 def insert_organisation(conn: Connection, slug: str, *, name: str, kind: str = "vcfs") -> int:
-    """Add an organisation; returns its id."""
-    new_id: int = conn.execute(
-        insert(Organisation)
-        .values(slug=slug, name=name, kind=kind, created_at=datetime.now(UTC))
-        .returning(Organisation.id)
-    ).scalar_one()
+    """Add an organisation; returns its id. ConfigError if one with ``slug`` exists (even one added a moment ago
+    by someone else: the store's unique index decides)."""
+    try:
+        with conn.begin_nested():
+            new_id: int = conn.execute(
+                insert(Organisation)
+                .values(slug=slug, name=name, kind=kind, created_at=datetime.now(UTC))
+                .returning(Organisation.id)
+            ).scalar_one()
+    except IntegrityError:
+        raise ConfigError(f"an organisation '{slug}' already exists (perhaps someone added it just now): "
+                          "choose it from the list, or give the new one another short name") from None
     return new_id
 
 
@@ -142,11 +153,37 @@ def user_exists(conn: Connection, email: str) -> bool:
 
 def insert_user(conn: Connection, email: str, *, name: str, role: str, organisation_id: int | None,
                 password_hash: str) -> None:
-    """Add an active account."""
-    conn.execute(insert(User).values(
-        email=email, name=name, role=role, organisation_id=organisation_id, password_hash=password_hash,
-        active=True, session_epoch=0, created_at=datetime.now(UTC),
-    ))
+    """Add an active account; ConfigError if one with ``email`` exists (the store's unique index decides)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(User).values(
+                email=email, name=name, role=role, organisation_id=organisation_id, password_hash=password_hash,
+                active=True, session_epoch=0, created_at=datetime.now(UTC),
+            ))
+    except IntegrityError:
+        raise ConfigError(f"an account for {email} already exists (perhaps someone added it just now)") from None
+
+
+INVITED = "invited:"
+"""How the password hash of an invited account starts: the SHA-256 of its one-time code follows, so no password
+matches it until the invitation is accepted."""
+
+
+def find_invitation(conn: Connection, code_digest: str) -> tuple[UserRow, datetime] | None:
+    """The invited account whose one-time code has this digest, with when it was invited; None if there is none."""
+    row = conn.execute(_USERS.add_columns(User.created_at).where(User.password_hash == INVITED + code_digest)
+                       ).one_or_none()
+    if row is None:
+        return None
+    invited = aware(row.created_at)
+    return _user_row(row), invited if invited is not None else datetime.now(UTC)
+
+
+def accept_invitation(conn: Connection, code_digest: str, password_hash: str) -> bool:
+    """Give the account invited with this code digest its first password; False if the code was used already."""
+    done = conn.execute(update(User).where(User.password_hash == INVITED + code_digest)
+                        .values(password_hash=password_hash, session_epoch=User.session_epoch + 1)).rowcount
+    return bool(done)
 
 
 def update_role(conn: Connection, user_id: int, *, role: str, organisation_id: int | None) -> None:

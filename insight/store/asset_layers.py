@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from insight.errors import ConfigError
 from insight.store.models import Feature, Layer, LayerRules, Organisation
 
 
@@ -122,10 +124,24 @@ def save_rules(conn: Connection, layer_id: int, rules: RulesRow) -> None:
 
 
 def insert_asset_layer(conn: Connection, name: str, *, title: str, owner_org_id: int | None, sensitivity: str,
-                       licence: str) -> int:
-    """Add an empty point layer of the assets theme, maintained through uploads; returns its id."""
+                       licence: str, asset_kind: str | None = None) -> int:
+    """Add an empty point layer of the assets theme, maintained through uploads; returns its id.
+
+    ConfigError if a layer ``name`` exists (even one added a moment ago: the store's unique index decides).
+    """
+    try:
+        with conn.begin_nested():
+            return _insert_asset_layer(conn, name, title=title, owner_org_id=owner_org_id, sensitivity=sensitivity,
+                                       licence=licence, asset_kind=asset_kind)
+    except IntegrityError:
+        raise ConfigError(f"a layer named '{name}' already exists (perhaps someone added it just now): "
+                          "choose another name, or change that layer's rules") from None
+
+
+def _insert_asset_layer(conn: Connection, name: str, *, title: str, owner_org_id: int | None, sensitivity: str,
+                        licence: str, asset_kind: str | None) -> int:
     new_id: int = conn.execute(
-        insert(Layer).values(
+        insert(Layer).values(asset_kind=asset_kind,
             name=name, kind="points", title=title, description="",
             source="Maintained through Local Insight uploads", publisher="Local Insight partners",
             licence=licence, attribution="Maintained by the council and its partners", sensitivity=sensitivity,
@@ -155,3 +171,18 @@ def lock_layer(conn: Connection, layer_id: int) -> None:
     """Serialise commits to one layer (PostgreSQL row lock; SQLite allows one writer anyway)."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(Layer.id).where(Layer.id == layer_id).with_for_update())
+
+
+def newest_area_layer(conn: Connection, area_type: str) -> str | None:
+    """The name of the newest boundary layer of ``area_type`` (by vintage), or None."""
+    name: str | None = conn.execute(
+        select(Layer.name).where(Layer.kind == "boundary", Layer.area_type == area_type)
+        .order_by(Layer.vintage.desc().nulls_last(), Layer.name).limit(1)
+    ).scalar_one_or_none()
+    return name
+
+
+def layer_asset_kind(conn: Connection, name: str) -> str | None:
+    """The asset kind of layer ``name`` (of its records that name none), or None."""
+    kind: str | None = conn.execute(select(Layer.asset_kind).where(Layer.name == name)).scalar_one_or_none()
+    return kind

@@ -14,11 +14,11 @@ from flask import Flask
 
 from insight.config import secret_key
 from insight.web.context import AppContext
-from insight.web.partner import accounts, records, surveys, uploads
+from insight.web.partner import accounts, admin, records, surveys, uploads
 from insight.web.partner.blueprint import EXTENSION, bp
 
 # Importing these modules attaches their routes to the blueprint.
-PAGES = (accounts, uploads, surveys, records)
+PAGES = (accounts, uploads, surveys, records, admin)
 
 
 def register(server: Flask, context: AppContext) -> None:

@@ -239,5 +239,6 @@ def _when(value: datetime | None) -> str:
 
 
 @bp.app_template_filter("day")
-def _day(value: datetime | None) -> str:
+def day(value: datetime | None) -> str:
+    """A date as '03 Dec 2026', or 'never'."""
     return "never" if value is None else versions.aware(value).strftime("%d %b %Y")

@@ -8,10 +8,15 @@ from flask import Response, flash, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from insight.errors import ConfigError, VersionConflict
-from insight.partner import oruk, uploads, versions
-from insight.web.partner.blueprint import bp, client_ip, engine, page, settings, signed_in
+from insight.layers import ASSET_KINDS
+from insight.partner import auth, oruk, uploads, versions
+from insight.partner import new_record as added
+from insight.partner.choices import ASSET_KIND_COLUMN, ASSET_KIND_LABELS, field_label
+from insight.web.partner.blueprint import bp, client_ip, day, engine, page, settings, signed_in
+from insight.web.partner.map_links import allow_tiles, layer_asset_kind, map_centre, map_url, record_map_urls
 
 EDITABLE_PROPERTIES = 30
+FIELDS = ("name", "category", "longitude", "latitude")
 RECORDS_SHOWN = 2000
 
 
@@ -22,7 +27,7 @@ def layer(name: str) -> ResponseReturnValue:
     records = versions.layer_records(engine(), name, actor=g.user, stale_days=settings().stale_days)
     ref = versions.layer_ref(engine(), name)
     return page("partner/layer.html", name=name, ref=ref, records=records[:RECORDS_SHOWN], total=len(records),
-                 stale_days=settings().stale_days)
+                 stale_days=settings().stale_days, map_url=map_url(name), record_maps=record_map_urls(engine(), name))
 
 
 @bp.get("/layers/<name>/export.csv")
@@ -49,7 +54,35 @@ def _editable_keys(properties: dict[str, Any]) -> list[str]:
     return keys[:EDITABLE_PROPERTIES]
 
 
-_FIELD_LABELS = {"name": "Name", "category": "Category", "longitude": "Longitude", "latitude": "Latitude"}
+def _field(field_id: str, column: str, value: str, categories: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A form field: a list to choose from for the category (when the layer has a list) and the asset kind."""
+    options = None
+    if column == "category" and categories:
+        options = [(c, c) for c in categories]
+    elif column.strip().lower() == ASSET_KIND_COLUMN:
+        options = [(k, ASSET_KIND_LABELS[k]) for k in ASSET_KINDS]
+    return {"id": field_id, "label": field_label(column), "value": value, "options": options, "hint": None}
+
+
+def _form_errors(issues: list[Any], field_of: dict[str, str]) -> tuple[dict[str, str], list[Any]]:
+    """Errors by field id (the first for each field) and the other issues as notices."""
+    field_of = field_of | {"longitude/latitude": "longitude", "geometry": "longitude"}
+    errors: dict[str, str] = {}
+    notices: list[Any] = []
+    for issue in issues:
+        if issue.severity == "error":
+            errors.setdefault(field_of.get(issue.column or "", "name"), issue.reason[:1].upper() + issue.reason[1:])
+        else:
+            notices.append(issue)
+    return errors, notices
+
+
+def _form_page(status: int, **values: Any) -> Response:
+    """The record form, with the small map's centre and tiles (the tile server is allowed to send images)."""
+    centre = map_centre(engine())
+    response = page("partner/edit.html", status, centre=centre, tiles=settings().tile_url,
+                    attribution=settings().tile_attribution, **values)
+    return allow_tiles(response, settings().tile_url)
 
 
 @bp.route("/records/<int:feature_id>/edit", methods=["GET", "POST"])
@@ -73,14 +106,7 @@ def edit(feature_id: int) -> ResponseReturnValue:
         submitted = {"name": values["name"], "category": values["category"], "longitude": values["longitude"],
                      "latitude": values["latitude"]} | {k: values[f"prop-{i}"] for i, k in enumerate(keys)}
         after, issues = uploads.check_record_edit(engine(), feature_id, submitted, actor=g.user)
-        field_of = {"name": "name", "category": "category", "longitude": "longitude", "latitude": "latitude",
-                    "longitude/latitude": "longitude", "geometry": "longitude"}
-        field_of |= {k: f"prop-{i}" for i, k in enumerate(keys)}
-        for issue in issues:
-            if issue.severity == "error":
-                errors.setdefault(field_of.get(issue.column or "", "name"), issue.reason[:1].upper() + issue.reason[1:])
-            else:
-                notices.append(issue)
+        errors, notices = _form_errors(issues, {k: k for k in FIELDS} | {k: f"prop-{i}" for i, k in enumerate(keys)})
         if not errors and after is not None:
             try:
                 version = versions.edit_record(engine(), feature_id, after, actor=g.user,
@@ -91,8 +117,52 @@ def edit(feature_id: int) -> ResponseReturnValue:
             else:
                 flash(f"Saved '{after.name}' as version {version.number} of the layer.")
                 return redirect(url_for("partner.layer", name=view.layer), code=303)
-    return page("partner/edit.html", 422 if errors else 200, view=view, keys=keys, values=values, errors=errors,
-                 notices=notices, labels=_FIELD_LABELS, categories=info.rules.categories, state=state)
+    fields = [_field("name", "name", values["name"]), _field("category", "category", values["category"],
+                                                             info.rules.categories)]
+    extra = [_field(f"prop-{i}", k, values[f"prop-{i}"]) for i, k in enumerate(keys)]
+    intro = (f"Layer {info.title}, id {view.state.key}. Last updated {day(view.state.last_updated)}, "
+             f"last checked as still true {day(view.state.last_assured)}.")
+    return _form_page(422 if errors else 200, heading=f"Edit {view.state.name}", intro=intro, fields=fields,
+                      extra=extra, values=values, errors=errors, notices=notices, state=state, layer=view.layer,
+                      adding=False, action=url_for("partner.edit", feature_id=feature_id))
+
+
+NEW_FIELDS = (("name", "name"), ("category", "category"), (ASSET_KIND_COLUMN, ASSET_KIND_COLUMN),
+              ("description", "description"), ("email", "email"), ("phone", "phone"), ("url", "url"))
+
+
+@bp.route("/layers/<name>/new", methods=["GET", "POST"])
+@signed_in
+def new_record(name: str) -> ResponseReturnValue:
+    """Add one record to a layer: checked like an upload row, saved as a new version of the layer."""
+    info = versions.layer_ref(engine(), name)
+    auth.require(g.user, "upload", info)
+    with engine().connect() as conn:
+        layer = versions.layer_info(conn, name)
+        state = versions.layer_state(conn, layer.id)
+    values = {k: "" for k, _ in NEW_FIELDS} | {"longitude": "", "latitude": ""}
+    values[ASSET_KIND_COLUMN] = layer_asset_kind(engine(), name) or ""
+    errors: dict[str, str] = {}
+    notices: list[Any] = []
+    if request.method == "POST":
+        values = {k: request.form.get(k, "")[:10_000] for k in values}
+        record, issues = added.check_new_record(engine(), name, values, actor=g.user)
+        errors, notices = _form_errors(issues, {k: k for k in values})
+        if not errors and record is not None:
+            try:
+                added.add_record(engine(), name, record, actor=g.user, expected_state=request.form.get("state"),
+                                 ip=client_ip())
+            except (ConfigError, VersionConflict) as exc:
+                errors["name"] = str(exc)[:1].upper() + str(exc)[1:]
+            else:
+                flash(f"Added '{record.name}' to {layer.title}.")
+                return redirect(url_for("partner.layer", name=name), code=303)
+    fields = [_field(k, c, values[k], layer.rules.categories) for k, c in NEW_FIELDS[:3]]
+    extra = [_field(k, c, values[k]) for k, c in NEW_FIELDS[3:]]
+    return _form_page(422 if errors else 200, heading=f"Add a record to {layer.title}",
+                      intro="Fill in what you know; the name and the location are needed.", fields=fields,
+                      extra=extra, values=values, errors=errors, notices=notices, state=state, layer=name,
+                      adding=True, action=url_for("partner.new_record", name=name))
 
 
 @bp.get("/layers/<name>/versions")
