@@ -71,17 +71,18 @@ def test_geometry_columns_are_spatially_indexed_in_4326(store) -> None:
             rows = conn.exec_driver_sql(
                 "SELECT f_table_name, srid, spatial_index_enabled FROM geometry_columns"
             ).all()
-            assert {(r[0], r[1], r[2]) for r in rows} == {("areas", 4326, 1), ("features", 4326, 1)}
+            assert {(r[0], r[1], r[2]) for r in rows} == {("areas", 4326, 1), ("features", 4326, 1),
+                                                          ("custom_areas", 4326, 1)}
         else:
             rows = conn.exec_driver_sql(
                 "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = current_schema()"
             ).all()
-            assert {(r[0], r[1]) for r in rows} == {("areas", 4326), ("features", 4326)}
+            assert {(r[0], r[1]) for r in rows} == {("areas", 4326), ("features", 4326), ("custom_areas", 4326)}
             gist = conn.exec_driver_sql(
                 "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
                 "AND indexdef ILIKE '%%USING gist%%'"
             ).scalars().all()
-            assert set(gist) == {"areas", "features"}
+            assert set(gist) == {"areas", "features", "custom_areas"}
 
 
 def test_points_round_trip_keeps_values_and_missing_locations(store) -> None:

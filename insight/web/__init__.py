@@ -13,9 +13,10 @@ import dash
 from dash import Dash, html
 
 from insight.config import Settings, load_settings
-from insight.web import api, api_openapi, api_trends, directory, ogc, oruk, pages, partner, plotly_bundle
+from insight.web import api, api_figures, api_openapi, api_trends, directory, ogc, oruk, pages, partner, plotly_bundle
 from insight.web.components import aria
 from insight.web.context import AppContext, context_of, install
+from insight.web.custom_areas import register as register_custom_areas
 from insight.web.failures import install_guards
 
 INDEX_HTML = """<!DOCTYPE html>
@@ -71,9 +72,11 @@ def create_app(settings: Settings | None = None) -> Dash:
     ogc.register(app.server, app_context)
     api_openapi.register(app.server, app_context)
     api_trends.register(app.server, app_context)
+    api_figures.register(app.server, app_context)
     partner.register(app.server, app_context)
     oruk.register(app.server, app_context)
     directory.register(app.server, app_context)
+    register_custom_areas(app.server, app_context)
     pages.register(app)
     app.layout = _shell
     install_guards(app.server, app_context, script_hashes=app.csp_hashes,

@@ -18,7 +18,8 @@ from dash.development.base_component import Component
 
 from insight.analysis.perception import PerceptionResult
 from insight.analysis.places import Places, month_label
-from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, profile
+from insight.analysis.profiles import ASSET_KIND_LABELS, Profile
+from insight.analysis.views import default_boundary
 from insight.errors import InsightError, NotFoundError
 from insight.layers import ASSET_KINDS
 from insight.web.area_perception import perception_section
@@ -35,7 +36,8 @@ from insight.web.area_sections import (
 from insight.web.area_trends import trends_section
 from insight.web.area_view import AreaView, parse_view
 from insight.web.components import aria, field, select, tile_layers, unavailable
-from insight.web.context import context, current_places
+from insight.web.context import CUSTOM_BOUNDARY, context, current_places
+from insight.web.custom_areas import custom_map_link
 
 KIND_COLOURS = {"money": "#8C5E00", "services_people": "#0072B2", "insight": "#007556", "spaces": "#A4377C"}
 MAX_LISTED_AREAS = 60
@@ -51,8 +53,8 @@ def view_profile(places: Places, view: AreaView) -> Profile:
     """The area's profile, with resident-perception rows when a survey covers this boundary layer."""
 
     def compute() -> Profile:
-        result = profile(places, view.boundary, view.code, comparator=view.comparator, crime_layer=view.layer,
-                         period=view.period)
+        result = context().area_profile(places, view.boundary, view.code, comparator=view.comparator,
+                                        crime_layer=view.layer, period=view.period)
         return context().with_surveys(result, crime_layer=view.layer, period=view.period)
 
     return context().view(("profile", view), compute)
@@ -79,7 +81,7 @@ def profile_body(places: Places, result: Profile, view: AreaView) -> list:
         population_section(result),
         deprivation_section(result),
         crime_section(result),
-        trends_section(places, view),
+        trends_section(places, view) if view.boundary != CUSTOM_BOUNDARY else None,
         perception_section(result, *survey_results(view)),
         assets_section(result),
         downloads_section(result, view),
@@ -127,14 +129,15 @@ def area_map(places: Places, result: Profile) -> html.Section:
 
 def comparator_options(places: Places, boundary: str, code: str, current: str) -> list[dict]:
     """The council, the average area, and every other area of the layer (plus the current choice)."""
-    data = places.boundary(boundary)
+    layer = (default_boundary(places) or boundary) if boundary == CUSTOM_BOUNDARY else boundary
+    data = places.boundary(layer)
     options = []
     authority = places.authority
     if authority is not None:
         options.append({"label": f"{authority.areas['name'].iloc[0]} (whole {authority.meta.title.lower()})",
                         "value": "borough"})
     options.append({"label": f"Average of the {len(data.areas)} areas of {data.meta.title}", "value": "average"})
-    options += [{"label": f"{n} ({data.meta.title})", "value": f"{boundary}:{c}"}
+    options += [{"label": f"{n} ({data.meta.title})", "value": f"{layer}:{c}"}
                 for c, n in sorted(zip(data.areas["code"], data.areas["name"]), key=lambda t: t[1]) if c != code]
     if current not in {o["value"] for o in options}:
         layer, _, other = current.partition(":")
@@ -216,7 +219,8 @@ def not_found(places: Places | None, message: str, boundary: str | None) -> html
 def page_title(boundary: str | None = None, code: str | None = None, **_: str) -> str:
     """The browser tab's title: the area's name when it exists (for Dash Pages' ``title``)."""
     try:
-        data = current_places().boundary(boundary or "")
+        found = context().profile_boundary(boundary or "", code or "")
+        data = current_places().boundary(found) if isinstance(found, str) else found
         name = data.areas["name"].iloc[data.index_of(code or "")]
     except InsightError:
         return "Area not found — Local Insight"
@@ -226,9 +230,13 @@ def page_title(boundary: str | None = None, code: str | None = None, **_: str) -
 def page_header(result: Profile, view: AreaView) -> html.Header:
     """The area's name, what kind of area it is, and links to the map, the comparison and the downloads."""
     meta = result.boundary.meta
+    custom = view.boundary == CUSTOM_BOUNDARY
     links = html.Ul([
-        html.Li(html.A("Show on the map", href=f"/?boundary={view.boundary}&area={view.code}")),
-        html.Li(html.A("Compare with other areas", href=f"/compare?boundary={view.boundary}&areas={view.code}")),
+        html.Li(html.A("Show on the map", href=custom_map_link(result) if custom
+                       else f"/?boundary={view.boundary}&area={view.code}")),
+        None if custom else html.Li(html.A("Compare with other areas",
+                                           href=f"/compare?boundary={view.boundary}&areas={view.code}")),
+        html.Li(html.A("Make another custom area", href="/areas/custom")) if custom else None,
         html.Li(html.A("Downloads", href="#downloads")),
         html.Li(html.A("Sources and methods", href="#sources")),
     ], className="page-links")
@@ -300,6 +308,9 @@ def update_view(choice: dict | None, key: dict) -> tuple:
 
 def register_callbacks(app: Dash) -> None:
     """Add the area page's callbacks to ``app``: the view controls redraw the profile and rewrite the URL."""
+    from insight.web.area_sections import register_print
+
+    register_print(app)
     app.clientside_callback(READ_CHOICE, Output("area-choice", "data"), Input("area-apply", "n_clicks"),
                             prevent_initial_call=True)
     app.callback(

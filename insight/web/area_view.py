@@ -14,6 +14,7 @@ from insight.analysis.places import Places, month_label
 from insight.analysis.profiles import default_crime_layer, default_period, parse_period
 from insight.errors import ConfigError, NotFoundError
 from insight.web.components import layer_period_query, shortened, single
+from insight.web.context import CUSTOM_BOUNDARY
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ def parse_view(places: Places, boundary: str | None, code: str | None, query: di
     if len(boundary) > 100 or len(code) > 120:
         raise NotFoundError(f"no area '{shortened(code)}' in '{shortened(boundary)}': "
                             "the link is too long to be an area's")
-    data = places.boundary(boundary)
-    code = data.areas["code"].iloc[data.index_of(code)]
+    if boundary != CUSTOM_BOUNDARY:
+        data = places.boundary(boundary)
+        code = data.areas["code"].iloc[data.index_of(code)]
     comparator, c_problem = check_comparator(places, boundary, single(query.get("comparator")))
     layer, l_problem = check_layer(places, single(query.get("layer")))
     period, p_problem = check_period(places, layer, single(query.get("period")))

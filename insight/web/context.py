@@ -28,14 +28,15 @@ from insight.analysis.perception import (
     read_surveys,
     with_perception,
 )
-from insight.analysis.places import Places, load_places
-from insight.analysis.profiles import Profile
+from insight.analysis.places import BoundaryData, Places, load_places
+from insight.analysis.profiles import Profile, area_table, drawn_boundary, metrics, profile
 from insight.analysis.views import default_boundary
 from insight.config import Settings
 from insight.errors import InsightError, NotFoundError
 from insight.layers import load_specs
 from insight.sources.survey_spec import Question
 from insight.store import Engine, check_connection, layer_summaries, make_engine, read_indicator_values
+from insight.store.custom_areas import CustomArea, get_custom_area
 from insight.web.components import unavailable
 
 CONTEXT_KEY = "INSIGHT_CONTEXT"
@@ -44,6 +45,7 @@ VIEWS_KEPT = 256
 VIEW_WAIT_SECONDS = 60.0
 T = TypeVar("T")
 PERCEPTION_METRIC = "perception:"
+CUSTOM_BOUNDARY = "custom"
 
 
 def perception_metric(survey: str, question: str) -> str:
@@ -217,6 +219,46 @@ class AppContext:
         except InsightError as exc:
             return replace(result, notes=[*result.notes, f"Resident perception figures are not shown: {exc}"])
         return with_perception(result, found)
+
+    def profile_boundary(self, boundary: str, code: str) -> str | BoundaryData:
+        """What a profile URL's boundary names: a loaded layer's name, or for 'custom' the stored area as a layer.
+
+        NotFoundError when ``code`` is no stored custom area's id.
+        """
+        if boundary != CUSTOM_BOUNDARY:
+            return boundary
+        return self.view(("custom-area", code), lambda: custom_boundary(get_custom_area(self.engine, code)))
+
+    def area_profile(self, places: Places, boundary: str, code: str, *, comparator: str,
+                     crime_layer: str | None, period: tuple[int, int] | None) -> Profile:
+        """The profile of a loaded layer's area or of a custom area (whose 'average' is the average ward)."""
+        data = self.profile_boundary(boundary, code)
+        kw: dict[str, Any] = {"crime_layer": crime_layer, "period": period}
+        if isinstance(data, str) or comparator != "average":
+            return profile(places, data, code, comparator=comparator, **kw)
+        base = profile(places, data, code, comparator="borough" if places.authority is not None else "average", **kw)
+        layer = default_boundary(places)
+        return base if layer is None else average_comparator(places, base, layer, **kw)
+
+
+def custom_boundary(area: CustomArea) -> BoundaryData:
+    """A stored custom area as a one-area boundary layer named :data:`CUSTOM_BOUNDARY`."""
+    data = drawn_boundary(area.geometry, name=area.name, code=area.id)
+    meta = replace(data.meta, name=CUSTOM_BOUNDARY, title="Custom area", vintage="drawn or uploaded by a user")
+    return BoundaryData(meta=meta, areas=data.areas)
+
+
+def average_comparator(places: Places, result: Profile, layer: str, *, crime_layer: str | None,
+                       period: tuple[int, int] | None) -> Profile:
+    """``result`` compared with the average area of ``layer`` (e.g. the average ward), figure by figure."""
+    data = places.boundary(layer)
+    wide, _ = metrics(area_table(places, data, crime_layer=crime_layer, period=period))
+    name = f"average of the {len(wide)} areas in {data.meta.title}"
+    figures = result.figures.copy()
+    figures["comparator"] = name
+    figures["comparator_value"] = figures["metric"].map(wide.mean(numeric_only=True)).astype(float)
+    figures["difference"] = figures["value"].astype(float) - figures["comparator_value"]
+    return replace(result, comparator=name, figures=figures)
 
 
 def install(server: Flask, app_context: AppContext) -> None:

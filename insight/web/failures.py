@@ -27,7 +27,7 @@ UNAVAILABLE = ("The database is not available right now. Try again in a few minu
 WENT_WRONG = "Something went wrong on our side. Try again; if it goes on, tell the site's administrators"
 NOT_FOUND = "There is no page at this address. Check the address, or start from the map"
 INTERNAL_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon.ico", "/assets/", "/static/", "/partner", "/healthz",
-                     "/oruk", "/directory")
+                     "/oruk", "/directory", "/areas/custom")
 # Machine-readable services: unknown paths under them are JSON 404s, never the map's HTML.
 JSON_SERVICES = ("/api", "/ogc", "/oruk")
 
