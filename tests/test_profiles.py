@@ -135,7 +135,9 @@ def test_drawn_area_smaller_than_an_lsoa_gets_an_answer_with_bounds(places) -> N
     figures = result.figures.set_index("metric")["value"]
     assert figures["residents_lower"] == 0
     assert 0 < figures["residents"] < figures["residents_upper"]
-    assert any("certainly between" in n for n in result.notes)
+    note = next(n for n in result.notes if "depending on where in those areas people live" in n)
+    assert f"About {figures['residents']:,.0f} residents" in note
+    assert f"between {figures['residents_lower']:,.0f} and {figures['residents_upper']:,.0f}" in note
 
 
 def test_csv_and_json_table_exports(places, tmp_path: Path) -> None:
@@ -205,8 +207,8 @@ def test_another_borough_works_with_no_code_or_layer_file_change(store, capsys, 
     raw = pd.read_csv(crimes)
     pts = gpd.GeoSeries(gpd.points_from_xy(raw["longitude"], raw["latitude"]), crs="EPSG:4326")
     assert len(table) == 22
-    assert table["count"].sum() == int(pts.intersects(polygons.geometry.union_all()).sum())
-    assert table["residents"].isna().all()
+    assert table["points_total"].sum() == int(pts.intersects(polygons.geometry.union_all()).sum())
+    assert "residents" not in table.columns and table["points_rate"].isna().all()
     capsys.readouterr()
 
 

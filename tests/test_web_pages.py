@@ -459,12 +459,12 @@ def test_the_every_area_table_downloads_as_a_geopackage_with_outlines_and_an_abo
     assert response.status_code == 200
     path = tmp_path / "wards.gpkg"
     path.write_bytes(response.data)
-    assert {name for name, _ in pyogrio.list_layers(path)} == {"areas", "about"}
+    assert {name for name, _ in pyogrio.list_layers(path)} == {"areas", "about", "columns"}
     areas = gpd.read_file(path, layer="areas").set_index("code").sort_index()
     wards = gpd.read_file(DATA_DIR / "boundaries" / "wards_2022.geojson").set_index("ONSWardCode").sort_index()
     assert list(areas.index) == list(wards.index)
     assert areas.geometry.to_crs(27700).area.round(-2).tolist() == wards.geometry.to_crs(27700).area.round(-2).tolist()
     csv = pd.read_csv(io.BytesIO(client.get("/api/table/wards_2022.csv", query_string=query).data)).set_index("code")
-    assert areas["count"].tolist() == csv.sort_index()["count"].tolist()
+    assert areas["points_total"].tolist() == csv.sort_index()["points_total"].tolist()
     about = pyogrio.read_dataframe(path, layer="about")
     assert {"item", "value"} <= set(about.columns) and len(about) > 0

@@ -525,8 +525,9 @@ def profile(
     if data.meta.area_type == "drawn" and "residents" in wide:
         lower, upper = row["residents_lower"], row["residents_upper"]
         notes.append(
-            f"Population of a drawn area is estimated by {table.population_method}: about "
-            f"{row['residents']:,.0f} residents, certainly between {lower:,.0f} and {upper:,.0f}."
+            f"About {row['residents']:,.0f} residents (estimated from the small areas it overlaps, by "
+            f"{table.population_method}; between {lower:,.0f} and {upper:,.0f} depending on where in those "
+            "areas people live)."
         )
     if any(m.illustrative for m in table.asset_layers.values()):
         notes.append("Some asset layers are ILLUSTRATIVE (generated, not real records): see the sources.")

@@ -304,16 +304,28 @@ def cmd_perception(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
-    """``insight profiles``: every area of a boundary layer in one table for one point layer."""
-    from insight.analysis.export import export_table
-    from insight.analysis.profiles import layer_table, parse_period
+    """``insight profiles``: every figure for every area of a boundary layer in one table, with its metadata."""
+    from insight.analysis.area_figures import every_area_table, read_indicators
+    from insight.analysis.perception import results_for
+    from insight.analysis.profiles import parse_period
+    from insight.analysis.table_export import write_every_area_table
 
     places = _places(settings)
     period = parse_period(args.period) if args.period else None
-    table = layer_table(places, args.boundary, args.layer, period=period)
-    out = export_table(table, args.format, Path(args.output))
-    print(f"{len(table)} areas of {table.attrs['boundary']}, {table.attrs['layer']} "
-          f"({table.attrs['period']}), written to {out}")
+    chosen = [c for c in (args.indicators or "").split(",") if c] or None
+    indicators = {} if chosen == ["none"] else read_indicators(open_engine(settings), places)
+    try:
+        found = results_for(places, _surveys(settings), args.boundary, crime_layer=args.layer, period=period)
+    except InsightError as exc:
+        found = []
+        print(f"  note: resident perception figures are not shown: {exc}")
+    table, metadata = every_area_table(places, args.boundary, crime_layer=args.layer, period=period,
+                                       indicators=indicators, chosen=None if chosen == ["none"] else chosen,
+                                       perception=found)
+    areas = places.boundary(args.boundary).areas
+    out = write_every_area_table(table, metadata, args.format, Path(args.output), areas)
+    print(f"{len(table)} areas of {table.attrs['boundary_title']}, {len(table.columns)} columns, "
+          f"{table.attrs['layer']} ({table.attrs['period']}), written to {out}")
     return 0
 
 
@@ -408,11 +420,12 @@ def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
                       help="output file; with several formats, a name each format's suffix is added to")
     prof.set_defaults(func=cmd_profile)
 
-    profs = sub.add_parser("profiles", help="all areas of a boundary layer in one table for one point layer")
+    profs = sub.add_parser("profiles", help="every figure for every area of a boundary layer in one table")
     profs.add_argument("--boundary", required=True)
-    profs.add_argument("--layer", required=True, help="point layer to count, e.g. crime_2016_2018")
+    profs.add_argument("--layer", help="point layer to count (default: the largest crime layer)")
     profs.add_argument("--period", help="YYYY-MM:YYYY-MM (default: the layer's latest 12 months)")
-    profs.add_argument("--format", required=True, choices=["csv", "xlsx", "json"])
+    profs.add_argument("--indicators", help="indicator names to include, comma-separated, or 'none' (default: all)")
+    profs.add_argument("--format", required=True, choices=["csv", "xlsx", "json", "gpkg", "metadata.csv"])
     profs.add_argument("-o", "--output", required=True)
     profs.set_defaults(func=cmd_profiles)
 

@@ -19,10 +19,10 @@ import pandas as pd
 from flask import Flask, Response, jsonify, request, send_file
 
 from insight.analysis import trend_views, views
-from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, export_table, profile_frame
+from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, export_profile, profile_frame
 from insight.analysis.perception import TABLE_COLUMNS, PerceptionResult
 from insight.analysis.places import Places
-from insight.analysis.profiles import Profile, default_crime_layer, layer_table, parse_period, profile
+from insight.analysis.profiles import Profile, default_crime_layer, parse_period
 from insight.errors import BadRequest, InsightError, NotFoundError, StoreError, http_status
 from insight.partner.versions import stale_feature_ids
 from insight.store.engine import ping
@@ -150,7 +150,8 @@ def _profile(context: AppContext, places: Places, key: tuple) -> Profile:
     boundary, code, comparator, layer, period = key
 
     def compute() -> Profile:
-        result = profile(places, boundary, code, comparator=comparator, crime_layer=layer, period=period)
+        result = context.area_profile(places, boundary, code, comparator=comparator, crime_layer=layer,
+                                      period=period)
         return context.with_surveys(result, crime_layer=layer, period=period)
 
     return context.view(("api-profile", *key), compute)
@@ -262,21 +263,41 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
     @server.get("/api/table/<boundary>.<fmt>")
     @guarded
     def table_file(boundary: str, fmt: str) -> Response:
-        if fmt not in TABLE_FORMATS:
-            raise BadRequest(f"format '{fmt[:10]}' is not one of {', '.join(TABLE_FORMATS)}")
+        from insight.analysis.area_figures import every_area_table, read_indicators
+        from insight.analysis.table_export import write_every_area_table
+
+        if boundary.endswith(".metadata") and fmt == "csv":
+            boundary, fmt = boundary[: -len(".metadata")], "metadata.csv"
+        elif fmt not in TABLE_FORMATS:
+            raise BadRequest(f"format '{fmt[:10]}' is not one of {', '.join(TABLE_FORMATS)} (or metadata.csv)")
         args = request.args
         places = context.places()
         layer = checked_name(args.get("layer"), "layer") or default_crime_layer(places)
-        if layer is None:
-            raise NotFoundError("no point layer is loaded to count: load a crime layer, or name one with ?layer=")
         checked, period = checked_name(boundary, "boundary") or "", checked_period(args.get("period"))
+        data = places.boundary(checked)
+        chosen = checked_list(args.get("indicators"), "indicators")
+
+        def figures() -> tuple[pd.DataFrame, pd.DataFrame]:
+            indicators = {} if chosen == ["none"] else context.view(
+                ("table-indicators",), lambda: read_indicators(context.engine, places))
+            try:
+                found, note = context.perception_results(checked, crime_layer=layer, period=period), ""
+            except InsightError as exc:
+                found, note = [], f"Resident perception figures are not shown: {exc}"
+            table, metadata = every_area_table(places, data, crime_layer=layer, period=period, indicators=indicators,
+                                               chosen=None if chosen == ["none"] else chosen, perception=found)
+            table.attrs["notes"] = " ".join(n for n in (table.attrs["notes"], note) if n)
+            return table, metadata
+
+        key = ("table", checked, layer, period, tuple(chosen or ()))
 
         def make() -> bytes:
-            table = layer_table(places, checked, layer, period=period)
-            areas = places.boundary(checked).areas if fmt == "gpkg" else None
-            return _file_bytes(lambda path: export_table(table, fmt, path, areas), f"{checked}.{fmt}")
+            table, metadata = context.view(key, figures)
+            return _file_bytes(lambda path: write_every_area_table(table, metadata, fmt, path, data.areas),
+                               f"{checked}.{fmt}")
 
-        return _send(context.view(("table", checked, fmt, layer, period), make), f"{checked}_{layer}.{fmt}")
+        name = f"{checked}_metadata.csv" if fmt == "metadata.csv" else f"{checked}_{layer or 'areas'}.{fmt}"
+        return _send(context.view((*key, fmt), make), name)
 
 
 def _perception_routes(server: Flask, context: AppContext) -> None:

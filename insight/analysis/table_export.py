@@ -1,0 +1,88 @@
+"""Files of the every-area table (:func:`insight.analysis.area_figures.every_area_table`) with its metadata.
+
+- ``csv``: the columns only (one row per area); the metadata is its own file (``metadata.csv``:
+  ``/api/table/<boundary>.metadata.csv``) and is inside the xlsx, json and gpkg files.
+- ``xlsx``: sheets "Areas", "metadata" (one row per column) and "About".
+- ``json``: ``{"about": {...}, "columns": [metadata rows], "areas": [rows]}``.
+- ``gpkg``: layer "areas" (outlines with every column), attribute tables "about" (item, value) and
+  "columns" (the metadata).
+
+Text is made formula-safe as in :mod:`insight.analysis.export`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from insight.analysis.export import safe_text, write_xlsx
+from insight.errors import BadRequest
+from insight.geo.crs import STORAGE_CRS
+
+EVERY_AREA_FORMATS = ("csv", "xlsx", "json", "gpkg", "metadata.csv")
+
+
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(safe_text)
+    return out
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def about_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The table's description (its ``attrs``) as item and value rows."""
+    return pd.DataFrame([{"item": k, "value": str(v)} for k, v in table.attrs.items()], columns=["item", "value"])
+
+
+def write_every_area_table(
+    table: pd.DataFrame, metadata: pd.DataFrame, fmt: str, path: Path, areas: gpd.GeoDataFrame | None = None
+) -> Path:
+    """Write the every-area table as ``fmt`` (one of :data:`EVERY_AREA_FORMATS`) to ``path``.
+
+    A GeoPackage needs ``areas`` (``code`` and geometry) for the outlines.
+    """
+    path = Path(path)
+    about = about_frame(table)
+    if fmt == "csv":
+        _safe(table).to_csv(path, index=False)
+    elif fmt == "metadata.csv":
+        _safe(metadata).to_csv(path, index=False)
+    elif fmt == "xlsx":
+        write_xlsx(path, {"Areas": table, "metadata": metadata, "About": about})
+    elif fmt == "json":
+        payload = {
+            "about": {k: str(v) for k, v in table.attrs.items()},
+            "columns": metadata.to_dict("records"),
+            "areas": [{k: _plain(v) for k, v in r.items()} for r in table.to_dict("records")],
+        }
+        path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    elif fmt == "gpkg":
+        if areas is None:
+            raise BadRequest("a GeoPackage needs the areas' outlines: ask for csv, xlsx or json here")
+        import pyogrio
+
+        shapes = areas[["code", "geometry"]].merge(table, on="code", how="inner")
+        if path.exists():
+            path.unlink()
+        gpd.GeoDataFrame(shapes, geometry="geometry", crs=STORAGE_CRS).to_file(
+            path, layer="areas", driver="GPKG", engine="pyogrio")
+        pyogrio.write_dataframe(about, path, layer="about", driver="GPKG", append=True)
+        pyogrio.write_dataframe(metadata, path, layer="columns", driver="GPKG", append=True)
+    else:
+        raise BadRequest(f"format '{fmt[:20]}' is not one of {', '.join(EVERY_AREA_FORMATS)}")
+    return path
