@@ -28,8 +28,10 @@ def test_the_definition_lists_the_loaded_layers_and_the_docs_page_documents_ever
     page = client.get("/api/docs")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and page.mimetype == "text/html"
-    for path in document["paths"]:
-        assert f"GET /api{path}" in text.replace("&#x27;", "'"), path
+    for path, item in document["paths"].items():
+        (method,) = item
+        assert f"{method.upper()} /api{path}" in text.replace("&#x27;", "'"), path
+    assert "POST /api/profile/custom.json" in text
     assert not re.search(r"(src|href)=\"https?://", text), "the docs page loads nothing from elsewhere"
 
 

@@ -35,7 +35,9 @@ def _shell() -> html.Div:
         html.Ul([
             html.Li(html.A("Map", href="/")),
             html.Li(html.A("Compare areas", href="/compare")),
+            html.Li(html.A("Two figures", href="/figures")),
             html.Li(html.A("Need beside assets", href="/need")),
+            html.Li(html.A("Your own area", href="/areas/custom")),
             html.Li(html.A("Data catalogue", href="/catalogue")),
             html.Li(html.A("Community directory", href="/directory")),
             html.Li(html.A("Partner sign-in", href="/partner/sign-in")),

@@ -37,6 +37,7 @@ def _ok(kind: str, schema: Json, description: str) -> Json:
 def _operation(summary: str, parameters: list[Json], ok: Json, errors: tuple[int, ...] = (400, 404)) -> Json:
     words = {400: "A parameter is not valid: the message says which and why.",
              404: "No such layer, area or boundary: the message lists what there is.",
+             413: "The request is too large: the message gives the limit.",
              503: "The database is not available right now."}
     responses: Json = {"200": ok}
     for status in errors:
@@ -100,13 +101,30 @@ def _paths(places: Places) -> Json:
             "Every area of a boundary layer in one table file",
             [c["boundary"], _param("fmt", "path", {"type": "string", "enum": ["csv", "xlsx", "json", "gpkg"]},
                                    "Format (gpkg: the areas' outlines with the table's columns)."),
-             c["layer"], c["period"]],
-            {"description": "The file", "content": {
+             c["layer"], c["period"],
+             _param("indicators", "query", {"type": "string", "maxLength": 400},
+                    "Indicator layers to add, comma-separated, or 'none' (default: every loaded one).")],
+            {"description": "The file (json: {about, columns, areas}; /api/table/{boundary}.metadata.csv: "
+                            "what each column means)", "content": {
                 "text/csv": {"schema": files},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": files},
                 "application/geopackage+sqlite3": {"schema": files},
                 "application/json": {"schema": {"oneOf": [{"type": "array"}, {"type": "object"}]}}}}),
     }
+
+
+def _custom_paths(places: Places) -> Json:
+    c = _common(places)
+    body = {"type": "object", "required": ["geometry"], "properties": {
+        "geometry": {"type": "object", "description": "A GeoJSON Polygon or MultiPolygon (or a Feature holding one)."},
+        "name": {"type": "string", "maxLength": 120},
+        "comparator": c["comparator"]["schema"], "layer": c["layer"]["schema"], "period": c["period"]["schema"]}}
+    operation = _operation(
+        "The profile of an area you send as GeoJSON: every figure beside its comparator, with a link to share",
+        [], _ok("application/json", _object("id", "url", "figures"), "The area's profile"), (400, 413))
+    operation["post"] = operation.pop("get")
+    operation["post"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return {"/profile/custom.json": operation}
 
 
 def _trend_paths(places: Places) -> Json:
@@ -151,7 +169,7 @@ def api_document(places: Places) -> Json:
                                 "JSON {\"error\": ...} in plain words. The open directory is at /oruk/ (Open "
                                 "Referral UK) and the layers as OGC API - Features at /ogc."},
         "servers": [{"url": "/api"}],
-        "paths": _paths(places) | _trend_paths(places),
+        "paths": _paths(places) | _custom_paths(places) | _trend_paths(places),
         "components": {"schemas": {"error": {"type": "object", "required": ["error"],
                                              "properties": {"error": {"type": "string"}}}}},
     }
@@ -161,11 +179,11 @@ def docs_page(document: Json) -> str:
     """A plain HTML page that documents every operation of ``document`` (no scripts, nothing from elsewhere)."""
     rows = []
     for path, item in document["paths"].items():
-        op = item["get"]
+        method, op = next(iter(item.items()))
         params = "".join(
             f"<li><code>{escape(p['name'])}</code> ({escape(p['in'])}{', required' if p['required'] else ''}): "
             f"{escape(p['description'])}</li>" for p in op["parameters"])
-        rows.append(f"<section><h2><code>GET /api{escape(path)}</code></h2><p>{escape(op['summary'])}.</p>"
+        rows.append(f"<section><h2><code>{method.upper()} /api{escape(path)}</code></h2><p>{escape(op['summary'])}.</p>"
                     + (f"<ul>{params}</ul>" if params else "<p>No parameters.</p>") + "</section>")
     info = document["info"]
     return ("<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
