@@ -90,6 +90,15 @@ def test_comparators_are_chosen_by_the_user(places) -> None:
     assert get(other) == table.loc["Colindale North", "residents"]
 
 
+def test_a_drawn_area_is_compared_with_the_average_ward_of_a_named_layer(places) -> None:
+    drawn = drawn_boundary(box(-0.2000, 51.6000, -0.1990, 51.6005), name="Tiny")
+    result = profile(places, drawn, "drawn", comparator="average:wards_2022")
+    residents = result.figures.set_index("metric").loc["residents"]
+    assert residents["comparator_value"] == pytest.approx(CENSUS["usual_residents"].sum() / 24, abs=1)
+    assert result.comparator == "average of the 24 areas in " + places.boundary("wards_2022").meta.title
+    assert residents["difference"] == pytest.approx(residents["value"] - residents["comparator_value"])
+
+
 def test_xlsx_profile_figures_match_independent_counts(places, tmp_path: Path) -> None:
     result = profile(places, "wards_2022", "E05013630", period=parse_period("2017-01:2017-12"))
     path = export_profile(result, places, "xlsx", tmp_path / "p.xlsx")

@@ -446,8 +446,11 @@ def _comparator_row(
 ) -> tuple[pd.Series[Any], str]:
     """The comparator's figures and its name: the borough, the average area, or any area of any layer."""
     kw: dict[str, Any] = {"crime_layer": crime_layer, "period": period}
-    if comparator == "average":
-        return wide.mean(numeric_only=True), f"average of the {len(wide)} areas in {table.boundary.meta.title}"
+    if comparator == "average" or comparator.startswith("average:"):
+        layer = comparator.partition(":")[2]
+        data = places.boundary(layer) if layer else table.boundary
+        rows = metrics(area_table(places, data, **kw))[0] if layer else wide
+        return rows.mean(numeric_only=True), f"average of the {len(rows)} areas in {data.meta.title}"
     if comparator == "borough":
         authority = places.authority
         if authority is None:

@@ -29,7 +29,7 @@ from insight.analysis.perception import (
     with_perception,
 )
 from insight.analysis.places import BoundaryData, Places, load_places
-from insight.analysis.profiles import Profile, area_table, drawn_boundary, metrics, profile
+from insight.analysis.profiles import Profile, drawn_boundary, profile
 from insight.analysis.views import default_boundary
 from insight.config import Settings
 from insight.errors import InsightError, NotFoundError
@@ -236,9 +236,8 @@ class AppContext:
         kw: dict[str, Any] = {"crime_layer": crime_layer, "period": period}
         if isinstance(data, str) or comparator != "average":
             return profile(places, data, code, comparator=comparator, **kw)
-        base = profile(places, data, code, comparator="borough" if places.authority is not None else "average", **kw)
         layer = default_boundary(places)
-        return base if layer is None else average_comparator(places, base, layer, **kw)
+        return profile(places, data, code, comparator=f"average:{layer}" if layer else "borough", **kw)
 
 
 def custom_boundary(area: CustomArea) -> BoundaryData:
@@ -246,19 +245,6 @@ def custom_boundary(area: CustomArea) -> BoundaryData:
     data = drawn_boundary(area.geometry, name=area.name, code=area.id)
     meta = replace(data.meta, name=CUSTOM_BOUNDARY, title="Custom area", vintage="drawn or uploaded by a user")
     return BoundaryData(meta=meta, areas=data.areas)
-
-
-def average_comparator(places: Places, result: Profile, layer: str, *, crime_layer: str | None,
-                       period: tuple[int, int] | None) -> Profile:
-    """``result`` compared with the average area of ``layer`` (e.g. the average ward), figure by figure."""
-    data = places.boundary(layer)
-    wide, _ = metrics(area_table(places, data, crime_layer=crime_layer, period=period))
-    name = f"average of the {len(wide)} areas in {data.meta.title}"
-    figures = result.figures.copy()
-    figures["comparator"] = name
-    figures["comparator_value"] = figures["metric"].map(wide.mean(numeric_only=True)).astype(float)
-    figures["difference"] = figures["value"].astype(float) - figures["comparator_value"]
-    return replace(result, comparator=name, figures=figures)
 
 
 def install(server: Flask, app_context: AppContext) -> None:
