@@ -125,3 +125,29 @@ def test_survey_import_then_perception_table_and_profile_rows(store, capsys, tmp
     with profile_file.open(encoding="utf-8") as f:
         metrics = {r["metric"] for r in csv.DictReader(f)}
     assert {"perception:worried_asb:share", "perception:safe_after_dark:rate"} <= metrics
+
+
+def _commands(parser) -> list[list[str]]:
+    """Every command path of ``parser`` (e.g. ['trends', 'forecast']), found by walking its subparsers."""
+    import argparse
+
+    found: list[list[str]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append([name])
+                found.extend([name, *rest] for rest in _commands(sub))
+    return found
+
+
+def test_help_prints_for_the_tool_and_every_command(capsys) -> None:
+    from insight.cli.main import build_parser
+
+    commands = _commands(build_parser())
+    assert ["trends"] in commands and ["user", "invite"] in commands and ["profiles"] in commands
+    for command in [[], *commands]:
+        with pytest.raises(SystemExit) as stopped:
+            main([*command, "--help"])
+        assert stopped.value.code == 0, command
+        out = capsys.readouterr().out
+        assert out.startswith("usage: insight"), command

@@ -13,8 +13,8 @@ from insight.cli.engines import open_engine
 from insight.config import Settings
 
 HELP = {
-    "trends": "% change per year with its 95% interval for each area (quasi-Poisson, seasonal)",
-    "forecast": "forecast per area and month with 80% and 95% prediction intervals",
+    "trends": "percentage change per year with its 95%% interval for each area (quasi-Poisson, seasonal)",
+    "forecast": "forecast per area and month with 80%% and 95%% prediction intervals",
     "backtest": "forecast accuracy per horizon against the naive baselines (MAE, MASE, coverage)",
     "warnings": "areas whose latest months ran above what the forecast expected",
 }
