@@ -1,4 +1,5 @@
-"""Exports of profiles and area tables: CSV, XLSX, JSON, GeoJSON, GeoPackage and a standalone HTML report.
+"""Exports of profiles and area tables: CSV, XLSX, JSON, GeoJSON, GeoPackage, and a standalone print-ready
+HTML report (also drawn as a PDF of at most a few A4 pages).
 
 Text that a spreadsheet would run as a formula (starting with =, +, -, @, tab or
 carriage return) is written with a leading apostrophe so it stays text.
@@ -10,7 +11,6 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import SupportsFloat
 
 import geopandas as gpd
 import numpy as np
@@ -18,27 +18,18 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from shapely.geometry.base import BaseGeometry
 
+from insight.analysis.pdf import html_to_pdf
 from insight.analysis.places import Places
-from insight.analysis.profiles import Profile, area_query
+from insight.analysis.profiles import ASSET_KIND_LABELS, Profile, area_query
+from insight.analysis.svg_charts import COMPARATOR_COLOUR, NO_DATA, Series, bar_chart, column_chart, finite, svg_map
 from insight.errors import BadRequest
-from insight.geo.crs import STORAGE_CRS, to_metric
+from insight.geo.crs import STORAGE_CRS
+from insight.layers import ASSET_KINDS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html")
+PROFILE_FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "html", "pdf")
 TABLE_FORMATS = ("csv", "xlsx", "json", "gpkg")
-_REPORT_CSS = """
-body{font-family:system-ui,Arial,sans-serif;color:#0b0c0c;margin:0 auto;max-width:60rem;padding:1rem;line-height:1.45}
-h1{margin-bottom:.2rem} .meta{color:#505a5f;margin-top:0}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.95rem}
-caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border-bottom:1px solid #b1b4b6;padding:.3rem .4rem;text-align:left;vertical-align:top}
-td{font-variant-numeric:tabular-nums} .map{border:1px solid #b1b4b6;margin:1rem 0}
-.key span{display:inline-block;margin-right:1.2rem}
-.dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem}
-@media print{body{max-width:none} section,table{break-inside:auto} tr{break-inside:avoid} h2{break-after:avoid}}
-"""
 
 
 def safe_text(value: object) -> object:
@@ -151,119 +142,314 @@ def area_features(profile: Profile, places: Places, *, crime_layer: str | None =
     return layers
 
 
-def _svg_map(profile: Profile, layers: dict[str, gpd.GeoDataFrame], *, width: int = 640) -> str:
-    """An inline SVG map of the area and its points (British National Grid, north up): no scripts, no network."""
-    area = to_metric(layers["area"])
-    minx, miny, maxx, maxy = area.total_bounds
-    pad = max(maxx - minx, maxy - miny) * 0.05 + 50
-    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
-    scale = width / (maxx - minx)
-    height = int((maxy - miny) * scale)
-
-    def xy(x: float, y: float) -> str:
-        return f"{(x - minx) * scale:.1f},{(maxy - y) * scale:.1f}"
-
-    def rings(geom: BaseGeometry) -> str:
-        parts = []
-        for poly in getattr(geom, "geoms", [geom]):
-            for ring in [poly.exterior, *poly.interiors]:
-                parts.append("M" + " L".join(xy(x, y) for x, y in ring.coords) + " Z")
-        return " ".join(parts)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-           f'role="img" aria-labelledby="map-title"><title id="map-title">Map of {html.escape(profile.name)} '
-           "with its assets and recorded crime</title>",
-           f'<path d="{rings(area.geometry.iloc[0])}" fill="#e8eef4" stroke="#1d3557" stroke-width="2" '
-           'fill-rule="evenodd"/>']
-    styles = {"crime": ("#b2182b", 1.6), "assets": ("#2166ac", 3.2)}
-    for name in ("crime", "assets"):
-        if name in layers and len(layers[name]):
-            pts = to_metric(layers[name])
-            colour, r = styles[name]
-            for x, y in zip(pts.geometry.x, pts.geometry.y):
-                if np.isfinite(x) and np.isfinite(y):
-                    cx, cy = xy(x, y).split(",")
-                    out.append(f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{colour}" fill-opacity="0.7"/>')
-    out.append("</svg>")
-    return "".join(out)
+_REPORT_CSS = """
+@page{size:A4 portrait;margin:13mm 13mm 15mm;
+ @bottom-left{content:string(area);font:8pt Arial,sans-serif;color:#505a5f}
+ @bottom-right{content:"Page " counter(page) " of " counter(pages);font:8pt Arial,sans-serif;color:#505a5f}}
+body{font-family:Arial,Helvetica,sans-serif;color:#0b0c0c;margin:0 auto;max-width:46rem;padding:1rem;
+ line-height:1.4;font-size:15px}
+h1{margin:0 0 .2rem;string-set:area content()} h2{margin:1.2rem 0 .4rem;break-after:avoid}
+.meta,.muted{color:#505a5f} .meta{margin-top:0}
+table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem;font-size:.9em}
+caption{text-align:left;font-weight:600;padding:.2rem 0}
+th,td{border-bottom:1px solid #b1b4b6;padding:.2rem .35rem;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums} tr{break-inside:avoid}
+figure{margin:.6rem 0 1rem;break-inside:avoid} figcaption{font-weight:600;margin-bottom:.3rem}
+.map svg{display:block;max-width:min(100%,480px);height:auto;border:1px solid #b1b4b6}
+.map figcaption{font-weight:400} svg.chart-svg{display:block;max-width:100%;height:auto}
+.key span{display:inline-block;margin-right:1rem} .dot{display:inline-block;width:.7rem;height:.7rem;
+ border-radius:50%;margin-right:.3rem} .notes{border-left:5px solid #1d70b8;padding:.1rem .8rem;margin:.8rem 0}
+.new-page{break-before:page} .sources table{font-size:.8em}
+@media print{body{max-width:none;padding:0;font-size:9pt}
+ a{color:#0b0c0c;text-decoration:none} h2{font-size:13pt} h1{font-size:18pt}}
+"""
+MAX_REPORT_ASSETS = 30
 
 
 def _fmt(value: object, unit: object) -> str:
-    """A figure for the report: a percentage for a share, one decimal for a rate, "—" for none."""
-    if not isinstance(value, SupportsFloat) or math.isnan(float(value)):
-        return "—"
-    number = float(value)
+    """A figure for the report: a percentage for a share, one decimal for a rate, "no data" for none."""
+    number = finite(value)
+    if number is None:
+        return NO_DATA
     if unit == "share":
         return f"{number:.1%}"
-    if unit in ("per 1,000",):
+    if unit == "per 1,000":
         return f"{number:,.1f}"
-    if unit == "rank":
-        return f"{number:,.0f}"
-    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+    return f"{number:,.0f}" if number.is_integer() or unit in ("rank", "people", "places") else f"{number:,.2f}"
 
 
-def _rank_text(rank: object, of: object) -> str:
-    """'3 of 24' for a ranked figure, empty when it is not ranked."""
-    if not isinstance(rank, SupportsFloat) or not isinstance(of, SupportsFloat) or math.isnan(float(rank)):
+def _rank_text(rank: object, of: object, ties: object = None) -> str:
+    """'3 of 24', 'joint 7 of 24 (with 2 others)', or empty when the figure is not ranked."""
+    place, count, others = finite(rank), finite(of), finite(ties)
+    if place is None or count is None:
         return ""
-    return f"{float(rank):.0f} of {float(of):.0f}"
+    if others:
+        return f"joint {place:.0f} of {count:.0f} (with {others:.0f} other{'s' if others != 1 else ''})"
+    return f"{place:.0f} of {count:.0f}"
+
+
+def _table(caption: str, head: list[str], rows: list[list[str]], *, numeric_from: int = 1) -> str:
+    """An HTML table; columns from ``numeric_from`` on are right-aligned numbers."""
+    esc = html.escape
+
+    def num(i: int) -> str:
+        return ' class="n"' if i >= numeric_from else ""
+
+    def cells(row: list[str]) -> str:
+        return "".join(f'<th scope="row">{esc(c)}</th>' if i == 0 else f"<td{num(i)}>{esc(c)}</td>"
+                       for i, c in enumerate(row))
+
+    head_html = "".join(f'<th scope="col"{num(i)}>{esc(h)}</th>' for i, h in enumerate(head))
+    body = "".join(f"<tr>{cells(r)}</tr>" for r in rows)
+    return (f"<table><caption>{esc(caption)}</caption><thead><tr>{head_html}"
+            f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _figure_rows(profile: Profile, metrics: list[str]) -> list[list[str]]:
+    """Label, value, comparator and rank for each metric present, in the order given."""
+    indexed = profile.figures.drop_duplicates("metric").set_index("metric")
+    rows = []
+    for metric in metrics:
+        if metric in indexed.index:
+            r = indexed.loc[metric]
+            rows.append([str(r["label"]), _fmt(r["value"], r["unit"]), _fmt(r["comparator_value"], r["unit"]),
+                         _rank_text(r["rank"], r["of"], r.get("ties"))])
+    return rows
+
+
+def _figures_table(profile: Profile, caption: str, metrics: list[str]) -> str:
+    rows = _figure_rows(profile, metrics)
+    if not rows:
+        return ""
+    head = ["Figure", profile.name, profile.comparator, "Rank (1 = highest)"]
+    if not any(r[3] for r in rows):
+        head, rows = head[:3], [r[:3] for r in rows]
+    return _table(caption, head, rows)
+
+
+def _chart(caption: str, svg: str) -> str:
+    return f"<figure class='chart'><figcaption>Chart: {html.escape(caption)}</figcaption>{svg}</figure>"
+
+
+def _pairs(profile: Profile, metrics: list[str]) -> tuple[list[str], list[Series]]:
+    """Labels and the area and comparator series for the metrics present (for a bar chart)."""
+    f = profile.figures.drop_duplicates("metric").set_index("metric")
+    present = [m for m in metrics if m in f.index]
+    labels = [str(f.loc[m, "label"]) for m in present]
+
+    def column(name: str) -> list[float]:
+        numbers = (finite(f.loc[m, name]) for m in present)
+        return [math.nan if n is None else n for n in numbers]
+
+    return labels, [Series(profile.name, column("value")),
+                    Series(profile.comparator, column("comparator_value"), COMPARATOR_COLOUR)]
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if value in (0.0, 0.5, 1.0) else f"{value:.1%}"
+
+
+def _categories(profile: Profile) -> list[str]:
+    """The profile's crime categories, highest rate first."""
+    f = profile.figures.drop_duplicates("metric").set_index("metric")
+    return sorted((m[len("rate:"):] for m in f.index if m.startswith("rate:")),
+                  key=lambda c: -(finite(f.loc[f"rate:{c}", "value"]) or 0.0))
+
+
+def months_chart(profile: Profile) -> str | None:
+    """Records per month in the area as a static SVG column chart (None without a monthly trend)."""
+    monthly = profile.monthly
+    if not len(monthly):
+        return None
+    months, records = [str(m) for m in monthly["month"]], [float(r) for r in monthly["records"]]
+    desc = f"Records per month in {profile.name}: " + "; ".join(f"{m} {r:,.0f}" for m, r in zip(months, records))
+    return column_chart("chart-months", months, records, title=f"Records by month in {profile.name}",
+                        desc=desc + ".")
+
+
+def categories_chart(profile: Profile) -> str | None:
+    """Each crime category's rate per 1,000 residents, the area beside its comparator, as a static SVG."""
+    categories = _categories(profile)
+    if not categories:
+        return None
+    _, series = _pairs(profile, [f"rate:{c}" for c in categories])
+    labels = [c.replace("-", " ").capitalize() for c in categories]
+    return bar_chart("chart-categories", labels, series,
+                     title=f"Rate per 1,000 residents by category, {profile.name} and {profile.comparator}")
+
+
+def _crime_report(profile: Profile) -> str:
+    """Records, rate and change; the monthly trend and each category's rate against the comparator."""
+    f = profile.figures.drop_duplicates("metric").set_index("metric")
+    if "points_total" not in f.index:
+        return ("<section><h2>Crime and anti-social behaviour</h2>"
+                "<p>No crime layer is loaded.</p></section>")
+    total = f.loc["points_total"]
+    parts = [f"<section><h2>{html.escape(str(total['section']))}</h2>",
+             f"<p>{html.escape(str(total['source']))}, {html.escape(str(total['period']))}. Rates are per 1,000 "
+             "usual residents (Census 2021); rank 1 is the highest rate among the areas of this layer.</p>",
+             _figures_table(profile, f"All records in {profile.name} against {profile.comparator}",
+                            ["points_total", "points_rate", "points_change"])]
+    months = months_chart(profile)
+    if months:
+        parts.append(_chart(f"records by month in {profile.name}", months))
+    categories = _categories(profile)
+    if categories:
+        labels = [c.replace("-", " ").capitalize() for c in categories]
+        parts.append(_chart("records per 1,000 residents by category", categories_chart(profile) or ""))
+        parts.append(_table(
+            f"Each category in {profile.name} against {profile.comparator}",
+            ["Category", "Records", "Per 1,000 residents", f"{profile.comparator} per 1,000", "Rank (1 = highest)"],
+            [[label, _fmt(f.loc[f"count:{c}", "value"] if f"count:{c}" in f.index else None, "records"),
+              _fmt(f.loc[f"rate:{c}", "value"], "per 1,000"), _fmt(f.loc[f"rate:{c}", "comparator_value"], "per 1,000"),
+              _rank_text(f.loc[f"rate:{c}", "rank"], f.loc[f"rate:{c}", "of"], f.loc[f"rate:{c}"].get("ties"))]
+             for label, c in zip(labels, categories)]))
+    return "".join(parts) + "</section>"
+
+
+def _people_report(profile: Profile) -> str:
+    """Residents and age structure, and deprivation, each with a chart against the comparator."""
+    metrics = list(dict.fromkeys(profile.figures["metric"]))
+    ages = [m for m in metrics if m.startswith("share_")]
+    deciles = [m for m in metrics if m.startswith("imd_decile_")]
+    values = profile.figures.drop_duplicates("metric").set_index("metric")["value"]
+    bounds = ["residents_lower", "residents_upper"] if "residents_lower" in values.index and \
+        values.get("residents_lower") != values.get("residents_upper") else []
+    parts = ["<section><h2>Population and age</h2>"]
+    if "residents" in metrics:
+        parts.append(_figures_table(profile, f"Usual residents of {profile.name} against {profile.comparator} "
+                                    "(Census 2021)", ["residents", *bounds]))
+    else:
+        parts.append("<p>No population layer is loaded.</p>")
+    if ages:
+        labels, series = _pairs(profile, ages)
+        labels = [label.split(" (")[0] for label in labels]
+        parts.append(_chart("share of residents by age", bar_chart(
+            "chart-ages", labels, series, title="Share of residents by age", fmt=_percent)))
+    parts.append("</section><section><h2>Deprivation</h2>")
+    if deciles or "imd_rank" in metrics:
+        parts.append(_figures_table(profile, f"Deprivation in {profile.name} against {profile.comparator} "
+                                    "(English Indices of Deprivation 2019)", ["imd_rank"]))
+    else:
+        parts.append("<p>No deprivation layer is loaded.</p>")
+    if deciles:
+        labels, series = _pairs(profile, deciles)
+        labels = [f"Decile {m.rsplit('_', 1)[1]}" + (" (most deprived)" if m.endswith("_1") else "")
+                  for m in deciles]
+        parts.append(_chart("share of residents in each deprivation decile", bar_chart(
+            "chart-deciles", labels, series, title="Share of residents in each national deprivation decile",
+            fmt=_percent)))
+    return "".join(parts) + "</section>"
+
+
+def _assets_report(profile: Profile) -> str:
+    """Assets by kind per 1,000 residents against the comparator, by layer, and the first few listed."""
+    metrics = list(dict.fromkeys(profile.figures["metric"]))
+    kinds = [f"kind_rate:{k}" for k in ASSET_KINDS if f"kind_rate:{k}" in metrics]
+    f = profile.figures.drop_duplicates("metric").set_index("metric")
+
+    def cell(metric: str, column: str, unit: str) -> str:
+        return _fmt(f.loc[metric, column], unit) if metric in f.index else NO_DATA
+
+    parts = ["<section><h2>Assets</h2>", _table(
+        f"Assets of each kind in {profile.name} against {profile.comparator}",
+        ["Kind of asset", "Places", "Per 1,000 residents", f"{profile.comparator} per 1,000", "Rank (1 = highest)"],
+        [[ASSET_KIND_LABELS[k], cell(f"kind:{k}", "value", "places"), cell(f"kind_rate:{k}", "value", "per 1,000"),
+          cell(f"kind_rate:{k}", "comparator_value", "per 1,000"),
+          _rank_text(*(f.loc[f"kind_rate:{k}", c] if f"kind_rate:{k}" in f.index else None
+                       for c in ("rank", "of", "ties")))] for k in ASSET_KINDS]),
+        _figures_table(profile, f"Places in each asset layer in {profile.name} against {profile.comparator}",
+                       [m for m in metrics if m.startswith("assets:")])]
+    if kinds:
+        labels, series = _pairs(profile, kinds)
+        labels = [ASSET_KIND_LABELS[k.split(":", 1)[1]].split(" (")[0] for k in kinds]
+        parts.append(_chart("assets of each kind per 1,000 residents", bar_chart(
+            "chart-assets", labels, series, title="Assets of each kind per 1,000 residents",
+            fmt=lambda v: f"{v:,.2f}")))
+    assets = profile.assets.sort_values(["asset_kind", "name"], na_position="last")
+    shown = assets.head(MAX_REPORT_ASSETS)
+    caption = f"{len(assets)} assets" + (f" (the first {len(shown)}; every one is in the Excel, JSON and GeoJSON "
+                                         "downloads)" if len(shown) < len(assets) else "")
+    parts.append(_table(caption, ["Name", "Type", "Kind", "Layer"], [
+        [str(a.name) if isinstance(a.name, str) and a.name else "(unnamed)", str(a.category or ""),
+         ASSET_KIND_LABELS.get(str(a.asset_kind), str(a.asset_kind)).split(" (")[0], str(a.layer_title)]
+        for a in shown.itertuples()], numeric_from=99))
+    return "".join(parts) + "</section>"
+
+
+def _other_report(profile: Profile) -> str:
+    """Sections other than population, deprivation, crime and assets (e.g. resident perception), as tables."""
+    known = ("residents", "share_", "imd_", "points_", "count:", "rate:", "assets:", "kind:", "kind_rate:")
+    rest = profile.figures[~profile.figures["metric"].str.startswith(known)]
+    return "".join(
+        f"<section><h2>{html.escape(str(section))}</h2>"
+        + _figures_table(profile, f"{section} in {profile.name} against {profile.comparator}",
+                         list(dict.fromkeys(rows["metric"]))) + "</section>"
+        for section, rows in rest.groupby("section", sort=False))
+
+
+def _key_figures(profile: Profile) -> str:
+    """The headline figures against the comparator, on the first page."""
+    metrics = ["residents", "imd_rank", "points_total", "points_rate", "points_change",
+               *[f"kind_rate:{k}" for k in ASSET_KINDS]]
+    return _figures_table(profile, f"Key figures for {profile.name} against {profile.comparator}", metrics)
+
+
+def _sources_report(profile: Profile, places: Places) -> str:
+    """The sources, periods, vintages and methods of each section's figures, and the licences of the layers."""
+    figures = profile.figures
+    if figures["metric"].str.startswith("assets:").any():
+        figures = figures[~figures["metric"].str.startswith(("kind:", "kind_rate:"))]  # their layers' rows say it
+    summary = (figures.groupby("section", sort=False)
+               .agg(source=("source", lambda v: "; ".join(dict.fromkeys(map(str, v)))),
+                    period=("period", lambda v: "; ".join(dict.fromkeys(map(str, v)))),
+                    vintage=("boundary_vintage", lambda v: "; ".join(dict.fromkeys(map(str, v)))),
+                    method=("method", lambda v: "; ".join(dict.fromkeys(map(str, v)))))
+               .reset_index())
+    text = " ".join(map(str, summary["source"]))
+    authority = places.authority
+    compared = authority.meta.name if authority is not None and profile.comparator in set(authority.areas["name"]) \
+        else profile.boundary.meta.name
+    used = [m for m in places.layers.values()
+            if m.name in (profile.boundary.meta.name, compared)
+            or m.kind == "lookup" or (m.kind == "indicator" and m.theme in ("population", "deprivation"))
+            or m.title in text]
+    return ("<section class='sources'><h2>Sources, licences and methods</h2>"
+            + _table("Where the figures come from", ["Section", "Source", "Period", "Boundary vintage", "Method"],
+                     [[str(v) for v in r] for r in summary.itertuples(index=False)], numeric_from=99)
+            + _table("Layers used, with their licences", ["Layer", "Licence", "Attribution"],
+                     [[m.title + (" (illustrative data)" if m.illustrative else ""), m.licence or "not stated",
+                       m.attribution or ""] for m in used], numeric_from=99)
+            + "<p>Every layer's source, licence and period is in the data catalogue of the Local Insight site."
+            "</p></section>")
 
 
 def profile_html(profile: Profile, places: Places) -> str:
-    """A standalone, printable HTML report: inline CSS and SVG map, nothing fetched from a network."""
+    """A standalone, print-ready HTML report (at most a few A4 pages): a small map, key figures, charts as
+    inline SVG, tables and sources; nothing fetched from a network, no scripts."""
     esc = html.escape
     layers = area_features(profile, places)
-    sections = []
-    for section, rows in profile.figures.groupby("section", sort=False):
-        body = "".join(
-            f"<tr><th scope='row'>{esc(str(r.label))}</th><td>{_fmt(r.value, r.unit)}</td>"
-            f"<td>{_fmt(r.comparator_value, r.unit)}</td>"
-            f"<td>{_rank_text(r.rank, r.of)}</td>"
-            f"<td>{esc(str(r.period))}</td></tr>"
-            for r in rows.itertuples()
-        )
-        sections.append(
-            f"<section><h2>{esc(str(section))}</h2><table><caption>{esc(str(section))} in {esc(profile.name)} "
-            f"compared with {esc(profile.comparator)}</caption><thead><tr><th scope='col'>Figure</th>"
-            f"<th scope='col'>{esc(profile.name)}</th><th scope='col'>{esc(profile.comparator)}</th>"
-            f"<th scope='col'>Rank</th><th scope='col'>Period</th></tr></thead><tbody>{body}</tbody>"
-            "</table></section>"
-        )
-    assets = profile.assets
-    asset_rows = "".join(
-        f"<tr><td>{esc(str(a.name))}</td><td>{esc(str(a.category))}</td><td>{esc(str(a.layer_title))}</td>"
-        f"<td>{esc(str(a.asset_kind))}</td></tr>"
-        for a in assets.itertuples()
-    )
-    sources = sources_frame(profile, places)
-    source_rows = "".join(
-        f"<tr><td>{esc(str(s.section))}</td><td>{esc(str(s.source))}</td><td>{esc(str(s.period))}</td>"
-        f"<td>{esc(str(s.boundary_vintage))}</td><td>{esc(str(s.method))}</td></tr>"
-        for s in sources.itertuples()
-    )
     notes = "".join(f"<li>{esc(n)}</li>" for n in profile.notes)
     created = datetime.now(UTC).strftime("%d %B %Y")
     return f"""<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(profile.title)} — area profile</title>
 <style>{_REPORT_CSS}</style></head><body>
-<header><h1>{esc(profile.name)}</h1><p class="meta">{esc(profile.boundary.meta.title)} ·
-boundary vintage {esc(profile.boundary.meta.vintage or "")} · compared with {esc(profile.comparator)} ·
-produced {created}</p></header>
+<header><h1>{esc(profile.name)}</h1><p class="meta">{esc(profile.boundary.meta.title)} · area code
+{esc(profile.code)} · boundary vintage {esc(profile.boundary.meta.vintage or "not stated")} · compared with
+{esc(profile.comparator)} · produced {created}</p></header>
 <main>
-<figure class="map">{_svg_map(profile, layers)}
+{"<section class='notes'><h2>Read this first</h2><ul>" + notes + "</ul></section>" if notes else ""}
+<figure class="map">{svg_map(profile.name, layers)}
 <figcaption class="key"><span><span class="dot" style="background:#2166ac"></span>Assets</span>
 <span><span class="dot" style="background:#b2182b"></span>Recorded crime and ASB in the period</span>
 </figcaption></figure>
-{"<section><h2>Notes</h2><ul>" + notes + "</ul></section>" if notes else ""}
-{"".join(sections)}
-<section><h2>Assets in the area</h2><table><caption>{len(assets)} assets</caption><thead><tr>
-<th scope="col">Name</th><th scope="col">Type</th><th scope="col">Layer</th><th scope="col">Kind</th></tr></thead>
-<tbody>{asset_rows}</tbody></table></section>
-<section><h2>Sources, licences and methods</h2><table><thead><tr><th scope="col">Section</th>
-<th scope="col">Source</th><th scope="col">Period</th><th scope="col">Boundary vintage</th>
-<th scope="col">Method or licence</th></tr></thead>
-<tbody>{source_rows}</tbody></table></section>
+{_key_figures(profile)}
+{_crime_report(profile)}
+{_people_report(profile)}
+{_assets_report(profile)}
+{_other_report(profile)}
+{_sources_report(profile, places)}
 </main></body></html>"""
 
 
@@ -307,6 +493,8 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
                 g.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     elif fmt == "html":
         path.write_text(profile_html(profile, places), encoding="utf-8")
+    elif fmt == "pdf":
+        html_to_pdf(profile_html(profile, places), path)
     else:
         raise BadRequest(f"format '{fmt}' is not one of {', '.join(PROFILE_FORMATS)}")
     return path

@@ -1,13 +1,14 @@
 """The area page's sections: key figures, population, deprivation, crime, assets, downloads, sources, notes."""
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from dash import html
+from dash import Dash, Input, Output, html
 
-from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS
+from insight.analysis.export import PROFILE_FORMATS, TABLE_FORMATS, categories_chart, months_chart
 from insight.analysis.places import Places
 from insight.analysis.profiles import ASSET_KIND_LABELS, Profile
 from insight.layers import ASSET_KINDS
@@ -23,9 +24,16 @@ FORMAT_LABELS = {
     "json": "JSON: figures, monthly trend, assets and notes",
     "geojson": "GeoJSON: the area, its assets and its crime records",
     "gpkg": "GeoPackage: the same layers for GIS",
-    "html": "HTML report: printable, works offline",
+    "html": "HTML report: opens in the browser, prints in a few pages, works offline",
+    "pdf": "PDF (for printing, up to 6 pages): key figures, charts, map and sources",
 }
 MAX_LISTED_ASSETS = 150
+PRINT_BUTTON = "area-print"
+# Opens the browser's print dialogue; the print stylesheet (assets/print.css) leaves out the controls.
+PRINT_PAGE = """function(clicks) {
+    if (clicks) { window.print(); }
+    return window.dash_clientside.no_update;
+}"""
 
 
 def figure_table(result: Profile, caption: str, metrics: Iterable[str]) -> html.Div | None:
@@ -132,8 +140,19 @@ def crime_section(result: Profile) -> html.Section:
         figure_table(result, f"All records in {result.name} against {result.comparator}",
                      ["points_total", "points_rate", "points_change"]),
         trend_chart(result),
+        print_chart(months_chart(result), f"Records by month in {result.name}"),
         category_chart(result),
+        print_chart(categories_chart(result), f"Rate per 1,000 residents by category in {result.name} and "
+                                              f"{result.comparator}"),
     ])
+
+
+def print_chart(svg: str | None, alt: str) -> html.Img | None:
+    """A static copy of a chart, sized for A4, shown only when the page is printed (assets/print.css)."""
+    if not svg:
+        return None
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return html.Img(src=source, alt=alt, className="print-chart")
 
 
 def _asset_name(asset: object) -> str:
@@ -250,22 +269,30 @@ def sources_section(places: Places, result: Profile, view: AreaView) -> html.Sec
 
 
 def downloads_section(result: Profile, view: AreaView) -> html.Section:
-    """Links to the profile in every export format, and to the whole layer as a table."""
+    """Links to the profile in every export format (the PDF beside the print button), and to the whole
+    layer as a table."""
     query = urlencode(view.query())
     base = f"/api/export/{view.boundary}/{view.code}"
     items = [html.Li(html.A(FORMAT_LABELS.get(fmt_, fmt_.upper()), href=f"{base}.{fmt_}?{query}",
                             **data(format=fmt_)))
-             for fmt_ in PROFILE_FORMATS]
+             for fmt_ in PROFILE_FORMATS if fmt_ != "pdf"]
     table_query = urlencode({k: v for k, v in view.query().items() if k in ("layer", "period")})
     boundary_title = result.boundary.meta.title
     table_links = [html.A(t.upper(), href=f"/api/table/{view.boundary}.{t}?{table_query}",
                           **aria(label=f"Every area of {boundary_title} as {t.upper()}"))
                    for t in TABLE_FORMATS]
-    return section("downloads", "Download this profile", [
+    return section("downloads", "Download or print this profile", [
         html.P("Each file holds the figures as shown here, with the same comparator and period."),
         html.Ul(items, className="exports"),
-        html.P([f"Every area of {boundary_title} in one table: ",
-                *[part for i, link in enumerate(table_links) for part in ((", " if i else ""), link)]]),
+        html.H3("Print"),
+        html.Ul([html.Li(html.A(FORMAT_LABELS["pdf"], href=f"{base}.pdf?{query}", **data(format="pdf"))),
+                 html.Li(html.Button("Print this page", id=PRINT_BUTTON, type="button", className="button"))],
+                className="print-row"),
+        html.P("The printout of this page leaves out the menus, the view options and the tables behind the charts "
+               "(they are in the downloads). The PDF is shorter, with its charts sized for A4.", className="hint"),
+        None if result.boundary.meta.area_type == "drawn" else html.P([
+            f"Every area of {boundary_title} in one table: ",
+            *[part for i, link in enumerate(table_links) for part in ((", " if i else ""), link)]]),
     ])
 
 
@@ -281,3 +308,9 @@ def notes_section(places: Places, result: Profile) -> html.Section | None:
         return None
     return html.Section([html.H2("Read this first", id="notes"), html.Ul([html.Li(n) for n in notes])],
                         className="notes", role="note", **aria(labelledby="notes"))
+
+
+def register_print(app: Dash) -> None:
+    """Add the callback behind the area page's "Print this page" button (it opens the print dialogue)."""
+    app.clientside_callback(PRINT_PAGE, Output(PRINT_BUTTON, "title"), Input(PRINT_BUTTON, "n_clicks"),
+                            prevent_initial_call=True)
