@@ -269,6 +269,9 @@ def test_upload_a_file_land_on_the_area_page_and_share_its_link(browser, app_url
     csv_link = page.locator("a[data-format=csv]")
     assert "/api/export/custom/" in csv_link.get_attribute("href")
     assert page.request.get(app_url + csv_link.get_attribute("href")).status == 200
+    pdf_link = page.locator("a[data-format=pdf]").get_attribute("href")
+    assert page.request.get(app_url + pdf_link).body().startswith(b"%PDF-")
+    assert page.locator("a[href^='/api/table/']").count() == 0
     page.get_by_label("Compare with").select_option("average")
     page.get_by_role("button", name="Show figures").click()
     page.wait_for_selector("#area-status:has-text('average of the 24 areas')")
