@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
@@ -22,7 +23,7 @@ REPORT = {
         'print(json.dumps({"wards": len(wards), "columns": columns["id"].tolist(),'
         ' "table_columns": list(wards.columns), "profile": ward["name"],'
         ' "collections": collections, "schools": len(schools), "box": box,'
-        ' "services": services["total_items"]}))'
+        ' "services": services["total_items"], "by_library": by_library, "by_api": by_api}))'
     ),
 }
 
@@ -62,13 +63,18 @@ def test_library_notebook_runs_in_a_kernel(sample_store, monkeypatch) -> None:
 
 
 def test_api_notebook_reads_the_served_api_and_open_data_services(sample_store, api_url, monkeypatch) -> None:
-    monkeypatch.delenv("INSIGHT_DATABASE_URL", raising=False)
-    found = _run(PROJECT_ROOT / "notebooks" / "02_the_public_api.ipynb", {"INSIGHT_API_URL": api_url},
+    found = _run(PROJECT_ROOT / "notebooks" / "02_the_public_api.ipynb",
+                 {"INSIGHT_API_URL": api_url, "INSIGHT_DATABASE_URL": sample_store.settings.resolved_database_url},
                  monkeypatch)
     wards = gpd.read_file(DATA_DIR / "boundaries" / "wards_2022.geojson")
     assert found["wards"] == len(wards) == 24
     assert found["profile"] == "Burnt Oak" and found["columns"] == found["table_columns"]
     assert {"residents", "points_total"} <= set(found["columns"])
     assert "schools" in found["collections"] and found["services"] > 0
+    crime = pd.read_csv(DATA_DIR / "points" / "police_api_barnet_2016-01_2018-06.csv.gz")
+    chosen = crime[crime["month"].between("2017-07", "2018-06")]
+    joined = gpd.sjoin(gpd.GeoDataFrame(geometry=gpd.points_from_xy(chosen["longitude"], chosen["latitude"]),
+                                        crs="EPSG:4326"), wards.to_crs("EPSG:4326"), predicate="within")
+    assert found["by_api"] == found["by_library"] == joined["WardName"].value_counts().idxmax()
     schools = gpd.read_file(DATA_DIR / "points" / "schools.geojson").to_crs("EPSG:4326")
     assert found["schools"] == int(schools.geometry.intersects(box(*found["box"])).sum()) > 0
