@@ -135,7 +135,42 @@ def test_a_shared_link_zooms_in_and_a_phone_sees_the_map_first(browser, app_url)
     tops = phone.evaluate("""() => ['explore-map', 'map-summary', 'map-controls'].map(
         id => document.getElementById(id).getBoundingClientRect().top)""")
     assert tops[0] < tops[2] and tops[1] < tops[2] and tops[1] < 844
+    _keyboard_skips_between_the_map_and_its_controls(phone)
     phone.close()
+
+
+FOCUSED = """() => { const e = document.activeElement; const b = e.getBoundingClientRect();
+    const top = id => document.getElementById(id).getBoundingClientRect().top - b.top;
+    return {text: e.textContent, inExplore: !!e.closest('.explore'), width: b.width, height: b.height,
+            left: b.left, summary: top('map-summary'), controls: top('map-controls')}; }"""
+
+
+def _keyboard_skips_between_the_map_and_its_controls(page) -> None:
+    """On a phone, where the map is drawn above the controls that come first in the page, the first stop in the
+    page's content is a visible "Skip to the map" shown at the map's top, and Enter moves focus to the map; a
+    "Skip to the map controls" link before the map leads back."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#main").focus()
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused["inExplore"]:
+            break
+    assert focused["text"] == "Skip to the map", focused
+    assert focused["width"] > 0 and focused["height"] >= 24 and focused["left"] >= 0
+    assert 0 <= focused["summary"] < 60 and focused["controls"] > 300, "shown at the map's top, not by the controls"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'explore-map'")
+    back = page.get_by_role("link", name="Skip to the map controls")
+    back.focus()
+    box = back.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] >= 24
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'map-controls'")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the map"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "search"
 
 
 def test_the_map_page_has_no_serious_accessibility_problems(browser, app_url) -> None:

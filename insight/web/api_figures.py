@@ -15,10 +15,11 @@ from flask import Flask, Response, jsonify, request
 from insight.analysis.bivariate import CLASS_WORDS, PALETTE, break_labels
 from insight.analysis.places import Places
 from insight.analysis.profiles import check_period, default_period, period_query
+from insight.analysis.views import latest_crime_layer
 from insight.errors import BadRequest, NotFoundError
 from insight.web.api import checked_name, checked_period, guarded
 from insight.web.context import AppContext
-from insight.web.two_figures_view import DEFAULT_X, DEFAULT_Y, FiguresView, figures, latest_crime_layer, result_for
+from insight.web.two_figures_view import DEFAULT_X, DEFAULT_Y, FiguresView, figures, result_for
 
 
 def _layer_period(places: Places, layer: str | None, period: tuple[int, int] | None) -> tuple:

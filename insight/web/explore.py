@@ -131,6 +131,7 @@ def controls(places: Places, view: dict) -> html.Div:
     area_choices, metric_options, category_options = options_for(places, view["boundary"], view["layers"],
                                                                  view_period(view["from"], view["to"]))
     return html.Div([
+        html.A("Skip to the map", href="#explore-map", className="in-page-skip to-map"),
         _search(),
         html.H2("Choose what the map shows", className="controls-heading"),
         html.P("The map changes as you choose. Lists marked 'several' take more than one choice (hold Ctrl or "
@@ -155,7 +156,7 @@ def controls(places: Places, view: dict) -> html.Div:
                       *_more_options(view, months, category_options)], className="more-options",
                      open=bool(view["category"] or view["kind"])),
         html.Button("Apply the choices", id="apply-now", type="button", hidden=True, tabIndex="-1"),
-    ], className="controls", id="map-controls")
+    ], className="controls", id="map-controls", tabIndex="-1", role="region", **aria(label="Map controls"))
 
 
 def _more_options(view: dict, months: list[dict], category_options: list[dict]) -> list:
@@ -200,6 +201,7 @@ def opening_bounds(places: Places, view: dict) -> list[list[float]] | None:
 def map_column(problems: list[str], bounds: list[list[float]] | None = None) -> html.Div:
     """The summary line above the map, its problems, status line, legend and table alternative."""
     return html.Div([
+        html.A("Skip to the map controls", href="#map-controls", className="in-page-skip to-controls"),
         html.P(id="map-summary", className="map-summary", **aria(live="polite")),
         *([html.Div(" ".join(problems), role="alert", id="url-problems", className="status")] if problems else []),
         html.Div(role="status", id="status", className="status"),

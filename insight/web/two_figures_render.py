@@ -1,7 +1,6 @@
 """The two-figures page's parts: the 3 x 3 map and its key, the quick filters and the sortable table."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import dash_leaflet as dl
@@ -12,24 +11,11 @@ from insight.analysis.bivariate import FILTERS, PALETTE, Bivariate, apply_filter
 from insight.analysis.profiles import Metric
 from insight.web.components import aria, tile_layers
 from insight.web.context import context
-from insight.web.two_figures_view import FiguresView
+from insight.web.figures import fmt
+from insight.web.two_figures_view import FILTER_WORDS, ORDER_WORDS, SORT_WORDS, FiguresView
 
-ORDER_WORDS = {"asc": "ascending", "desc": "descending"}
 SWATCH = {"display": "inline-block", "width": "1.5rem", "height": "1.1rem", "border": "1px solid #0b0c0c",
           "verticalAlign": "middle"}
-
-
-def number(value: Any, unit: str = "") -> str:
-    """A figure for people to read ('no data' when missing; shares as percentages)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "no data"
-    if not math.isfinite(x):
-        return "no data"
-    if unit == "share":
-        return f"{x:.1%}"
-    return f"{x:,.0f}" if unit in ("people", "records", "places", "rank") else f"{x:,.2f}"
 
 
 def label(meta: dict[str, Metric], key: str) -> str:
@@ -37,9 +23,17 @@ def label(meta: dict[str, Metric], key: str) -> str:
     return meta[key].label if key in meta else key
 
 
-def _unit_format(meta: dict[str, Metric], key: str) -> str:
-    unit = meta[key].unit if key in meta else ""
-    return "{:.1%}" if unit == "share" else "{:,.0f}" if unit in ("people", "records", "places", "rank") else "{:,.2f}"
+def _unit(meta: dict[str, Metric], key: str) -> str:
+    return meta[key].unit if key in meta else ""
+
+
+def thirds(breaks: tuple[float, float] | None, unit: str) -> tuple[str, str, str]:
+    """What each third holds in words ('up to A', 'above A, up to B', 'above B'), the limits written as figures
+    are everywhere else (:func:`insight.web.figures.fmt`)."""
+    if breaks is None:
+        return break_labels(None)
+    low, high = (fmt(b, unit) for b in breaks)
+    return (f"up to {low}", f"above {low}, up to {high}", f"above {high}")
 
 
 def area_map(result: Bivariate, view: FiguresView) -> html.Div:
@@ -58,8 +52,8 @@ def area_map(result: Bivariate, view: FiguresView) -> html.Div:
 def legend(result: Bivariate, meta: dict[str, Metric]) -> html.Div:
     """The 3 x 3 key: each colour with its thirds in words and how many areas have it, axes labelled."""
     x_label, y_label = label(meta, result.x), label(meta, result.y)
-    x_ranges = break_labels(result.x_breaks, _unit_format(meta, result.x))
-    y_ranges = break_labels(result.y_breaks, _unit_format(meta, result.y))
+    x_ranges = thirds(result.x_breaks, _unit(meta, result.x))
+    y_ranges = thirds(result.y_breaks, _unit(meta, result.y))
     counts = result.rows["class"].value_counts()
     head = html.Tr([html.Td(), *[html.Th([f"{class_word(i + 1).capitalize()} X", html.Br(),
                                           html.Span(x_ranges[i], className="range")], scope="col")
@@ -97,8 +91,7 @@ def filters(result: Bivariate, view: FiguresView, meta: dict[str, Metric]) -> ht
     """One button per quick filter ("High X and low Y" …), the chosen one pressed."""
     buttons = []
     for name in FILTERS:
-        text = "Every area" if name == "all" else filter_label(name, "X", "Y")
-        buttons.append(html.Button(text, id={"type": "figures-filter", "name": name}, type="button",
+        buttons.append(html.Button(FILTER_WORDS[name], id={"type": "figures-filter", "name": name}, type="button",
                                    className="filter-button", **aria(pressed="true" if name == view.filter
                                                                      else "false")))
     return html.Div([html.H3("Quick filters", id="figures-filters-title"),
@@ -117,15 +110,15 @@ def _sorted(rows: pd.DataFrame, view: FiguresView) -> pd.DataFrame:
 def table_body(result: Bivariate, view: FiguresView, meta: dict[str, Metric]) -> list[html.Tr]:
     """The areas in the view's filter, in its sort order; each name links to the area's page."""
     rows = _sorted(apply_filter(result.rows, view.filter), view)
-    x_unit, y_unit = (meta[k].unit if k in meta else "" for k in (result.x, result.y))
+    x_unit, y_unit = _unit(meta, result.x), _unit(meta, result.y)
     out = []
     for row in rows.to_dict("records"):
         xw, yw = class_word(row["x_class"]), class_word(row["y_class"])
         both = "no data" if pd.isna(row["class"]) else f"{xw} X, {yw} Y"
         out.append(html.Tr([
             html.Th(html.A(row["name"], href=f"/area/{view.boundary}/{row['code']}"), scope="row"),
-            html.Td(number(row["x"], x_unit), className="num"), html.Td(xw),
-            html.Td(number(row["y"], y_unit), className="num"), html.Td(yw), html.Td(both),
+            html.Td(fmt(row["x"], x_unit), className="num"), html.Td(xw),
+            html.Td(fmt(row["y"], y_unit), className="num"), html.Td(yw), html.Td(both),
         ]))
     return out
 
@@ -153,9 +146,10 @@ def summary(result: Bivariate, view: FiguresView, meta: dict[str, Metric]) -> st
 
 def table(result: Bivariate, view: FiguresView, meta: dict[str, Metric]) -> html.Div:
     """Every area with X, Y and their thirds; the headings with buttons sort the table."""
-    head = [_heading("name", "Area", view), _heading("x", f"X: {label(meta, result.x)}", view),
-            _heading(None, "X third", view), _heading("y", f"Y: {label(meta, result.y)}", view),
-            _heading(None, "Y third", view), _heading("class", "Both", view)]
+    head = [_heading("name", SORT_WORDS["name"], view),
+            _heading("x", f"{SORT_WORDS['x']}: {label(meta, result.x)}", view), _heading(None, "X third", view),
+            _heading("y", f"{SORT_WORDS['y']}: {label(meta, result.y)}", view), _heading(None, "Y third", view),
+            _heading("class", SORT_WORDS["class"], view)]
     caption = ("Every area with the two figures and the third of the areas each falls in. Press a column heading "
                "to sort by it; press it again to reverse.")
     body = html.Tbody(table_body(result, view, meta), id="figures-tbody")

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from insight.analysis import views
-from insight.analysis.bivariate import FILTERS, Bivariate, bivariate
+from insight.analysis.bivariate import FILTERS, Bivariate, bivariate, filter_label
 from insight.analysis.places import Places, month_label, month_number
 from insight.analysis.profiles import Metric, area_table, default_period, metrics
 from insight.web.components import shortened, single
@@ -21,6 +21,9 @@ from insight.web.context import context
 DEFAULT_X = ("rate:anti-social-behaviour", "points_rate")
 DEFAULT_Y = ("kind_rate:spaces", "kind_rate:services_people")
 SORTABLE = ("name", "x", "y", "class")
+SORT_WORDS = {"name": "Area", "x": "X", "y": "Y", "class": "Both"}
+ORDER_WORDS = {"asc": "ascending", "desc": "descending"}
+FILTER_WORDS = {name: filter_label(name, "X", "Y") for name in FILTERS}
 _MONTH_CHARS = set("0123456789-")
 
 
@@ -62,14 +65,6 @@ class FiguresView:
         return (self.boundary, self.layer, self.period)
 
 
-def latest_crime_layer(places: Places) -> str | None:
-    """The crime layer with the most recent month (ties: the one with more records); undated layers last."""
-    crime = [p for p in places.points.values() if p.meta.theme == "crime"]
-    if not crime:
-        return None
-    return max(crime, key=lambda p: ((p.months() or (-1, -1))[1], len(p))).meta.name
-
-
 def figures(places: Places, boundary: str, layer: str | None,
             period: tuple[int, int] | None) -> tuple[pd.DataFrame, dict[str, Metric], pd.Series]:
     """Every figure of every area (one row per area code), what each means, and the areas' names."""
@@ -91,18 +86,21 @@ def _boundary(places: Places, raw: str | None, problems: list[str]) -> str:
     fallback = views.default_boundary(places) or ""
     if raw is None or raw in places.boundaries:
         return raw or fallback
-    problems.append(f"There is no boundary layer '{shortened(raw)}' (boundary layers: "
-                    f"{', '.join(sorted(places.boundaries))}); {fallback} is shown instead.")
+    titles = sorted(b.meta.title for b in places.boundaries.values())
+    shown = places.boundaries[fallback].meta.title if fallback in places.boundaries else "none"
+    problems.append(f"There is no boundary layer '{shortened(raw)}' (the layers are: {'; '.join(titles)}); "
+                    f"{shown} is shown instead.")
     return fallback
 
 
 def _layer(places: Places, raw: str | None, problems: list[str]) -> str | None:
-    fallback = latest_crime_layer(places)
+    fallback = views.latest_crime_layer(places)
     if raw is None or raw in places.points:
         return raw or fallback
-    crime = sorted(n for n, p in places.points.items() if p.meta.theme == "crime")
-    problems.append(f"There is no crime layer '{shortened(raw)}' (crime layers: {', '.join(crime) or 'none'}); "
-                    f"{fallback or 'none'} is shown instead.")
+    crime = sorted(p.meta.title for p in places.points.values() if p.meta.theme == "crime")
+    shown = places.points[fallback].meta.title if fallback in places.points else "none"
+    problems.append(f"There is no crime layer '{shortened(raw)}' (the crime layers are: "
+                    f"{'; '.join(crime) or 'none'}); {shown} is shown instead.")
     return fallback
 
 
@@ -149,10 +147,13 @@ def _figure(raw: str | None, meta: dict[str, Metric], defaults: tuple[str, ...],
     return fallback
 
 
-def _choice(raw: str | None, allowed: tuple[str, ...], default: str, what: str, problems: list[str]) -> str:
+def _choice(raw: str | None, allowed: dict[str, str], default: str, what: str, problems: list[str]) -> str:
+    """``raw`` when it is one of ``allowed`` (value: what people read), else ``default`` with a message in words."""
     if raw is None or raw in allowed:
         return raw or default
-    problems.append(f"The {what} '{shortened(raw, 30)}' is not one of {', '.join(allowed)}; {default} is used.")
+    words = "; ".join(f"'{text}'" for text in allowed.values())
+    problems.append(f"The {what} '{shortened(raw, 30)}' in the link is not one of {words}, so "
+                    f"'{allowed[default]}' is used.")
     return default
 
 
@@ -165,7 +166,7 @@ def parse_view(places: Places, query: dict) -> FiguresView:
     _, meta, _ = figures(places, boundary, layer, period)
     x = _figure(single(query.get("x")), meta, DEFAULT_X, "X", problems)
     y = _figure(single(query.get("y")), meta, DEFAULT_Y, "Y", problems)
-    chosen_filter = _choice(single(query.get("filter")), tuple(FILTERS), "all", "filter", problems)
-    sort = _choice(single(query.get("sort")), SORTABLE, "x", "sort column", problems)
-    order = _choice(single(query.get("order")), ("asc", "desc"), "desc", "order", problems)
+    chosen_filter = _choice(single(query.get("filter")), FILTER_WORDS, "all", "quick filter", problems)
+    sort = _choice(single(query.get("sort")), SORT_WORDS, "x", "column to sort by", problems)
+    order = _choice(single(query.get("order")), ORDER_WORDS, "desc", "sort order", problems)
     return FiguresView(boundary, x, y, layer, period, chosen_filter, sort, order, tuple(problems))
