@@ -8,6 +8,7 @@ import re
 import string
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -16,15 +17,18 @@ from flask import Flask
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from shapely.geometry import Point
+from sqlalchemy import update
 
-from insight.errors import ConfigError, NotFoundError, PermissionDenied, SignInRefused
+from insight.analysis import profiles
+from insight.errors import BadRequest, ConfigError, NotFoundError, PermissionDenied, SignInRefused, StoreError
 from insight.layers import ASSET_KINDS
-from insight.partner import audit, auth, onboarding, uploads, versions
+from insight.partner import audit, auth, onboarding, passwords, uploads, versions
 from insight.partner.choices import ASSET_KIND_LABELS, asset_kind_issues, field_label, match, refusal, suggest
-from insight.store import accounts
+from insight.store import accounts, asset_layers
+from insight.store.models import User
 from insight.web import partner
 from insight.web.context import AppContext
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, PROJECT_ROOT
 from tests.partner_fixtures import PASSWORD, make_world, run_cli, serve_world, settings
 from tests.test_accessibility import BLOCKING, axe_violations, describe
 
@@ -330,7 +334,211 @@ def test_the_command_line_adds_organisations_and_invites_with_the_same_functions
     out = run_cli(store, capsys, "user", "invite", "Helper@Hendon.example.org", "--org", "hendon-hub")
     code = re.search(r"^/partner/invite/(inv_[\w-]+)$", out, re.MULTILINE).group(1)
     assert out.startswith("invited helper@hendon.example.org (partner of hendon-hub)")
+    assert f"put your site's address in front, e.g. https://insight.example.gov.uk/partner/invite/{code}" in out
     onboarding.accept_invitation(store.engine, code, "a quiet library afternoon")
     assert auth.user_by_email(store.engine, "helper@hendon.example.org").org_slug == "hendon-hub"
     actions = {(e.action, e.actor_email) for e in audit.events(store.engine, limit=10)}
     assert {("organisation_created", auth.SYSTEM.email), ("user_invited", auth.SYSTEM.email)} <= actions
+
+
+# --- review fixes: new links, roles, integrity errors, sign-in timing, atomic layers, map links ------------
+
+
+def _age_invitation(engine, email: str, days: int) -> None:
+    """Move an invitation (and its account) ``days`` into the past, as if the link had been sent then."""
+    then = datetime.now(UTC) - timedelta(days=days)
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.email == email).values(created_at=then, invited_at=then))
+
+
+def test_an_expired_invitation_is_replaced_by_inviting_again(store) -> None:
+    world = make_world(store.engine)
+    officer, admin = world.users["officer"], world.users["admin"]
+    first = onboarding.invite(store.engine, "late@barnet-together.example.org", org_slug="barnet-together",
+                              actor=officer)
+    _age_invitation(store.engine, first.email, 15)
+    with pytest.raises(NotFoundError, match="has expired"):
+        onboarding.invitation_for(store.engine, first.code)
+    [waiting] = onboarding.pending_invitations(store.engine, actor=officer)
+    assert (waiting.email, waiting.expired) == (first.email, True)
+    again = onboarding.invite(store.engine, "Late@Barnet-Together.example.org", org_slug="barnet-together",
+                              actor=officer)
+    assert again.code != first.code
+    assert timedelta(days=13, hours=23) < again.expires - datetime.now(UTC) <= timedelta(days=14)
+    assert onboarding.invitation_for(store.engine, again.code).email == first.email
+    with pytest.raises(NotFoundError):
+        onboarding.invitation_for(store.engine, first.code)
+    [waiting] = onboarding.pending_invitations(store.engine, actor=officer)
+    assert not waiting.expired
+    third = onboarding.reissue(store.engine, first.email, actor=officer)
+    with pytest.raises(NotFoundError):
+        onboarding.invitation_for(store.engine, again.code)
+    onboarding.accept_invitation(store.engine, third.code, "a long and private phrase")
+    with pytest.raises(ConfigError, match="an account for late@barnet-together.example.org already exists"):
+        onboarding.invite(store.engine, first.email, org_slug="barnet-together", actor=officer)
+    with pytest.raises(NotFoundError, match="no invitation is waiting"):
+        onboarding.reissue(store.engine, first.email, actor=officer)
+    boss = onboarding.invite(store.engine, "boss@example.org", role="officer", actor=admin)
+    with pytest.raises(PermissionDenied):
+        onboarding.reissue(store.engine, boss.email, actor=officer)
+    assert [p.email for p in onboarding.pending_invitations(store.engine, actor=officer)] == []
+    assert [p.email for p in onboarding.pending_invitations(store.engine, actor=admin)] == ["boss@example.org"]
+    actions = [(e.action, e.target) for e in audit.events(store.engine, limit=20)
+               if e.action in ("user_invited", "invitation_reissued")][::-1]
+    assert actions == [("user_invited", "user:late@barnet-together.example.org"),
+                       ("invitation_reissued", "user:late@barnet-together.example.org"),
+                       ("invitation_reissued", "user:late@barnet-together.example.org"),
+                       ("user_invited", "user:boss@example.org")]
+
+
+def test_an_invitation_made_before_links_were_dated_counts_from_the_account(store) -> None:
+    world = make_world(store.engine)
+    made = onboarding.invite(store.engine, "old@barnet-together.example.org", org_slug="barnet-together",
+                             actor=world.users["officer"])
+    then = datetime.now(UTC) - timedelta(days=15)
+    with store.engine.begin() as conn:
+        conn.execute(update(User).where(User.email == made.email).values(created_at=then, invited_at=None))
+    with pytest.raises(NotFoundError, match="has expired"):
+        onboarding.invitation_for(store.engine, made.code)
+
+
+def test_only_roles_the_inviter_may_give_are_accepted(store) -> None:
+    world = make_world(store.engine)
+    officer, admin = world.users["officer"], world.users["admin"]
+    for actor in (officer, admin):
+        for role in ("public", "superuser"):
+            with pytest.raises(BadRequest, match=f"'{role}' is not a role a person can be invited into"):
+                onboarding.invite(store.engine, f"{role}@example.org", role=role, actor=actor)
+    assert onboarding.grantable_roles(officer) == ("partner",)
+    assert onboarding.grantable_roles(admin) == ("councillor", "officer", "analyst", "partner", "admin")
+    with store.engine.connect() as conn:
+        assert not accounts.user_exists(conn, "public@example.org")
+
+
+def test_only_a_duplicate_is_reported_as_already_existing(store) -> None:
+    world = make_world(store.engine)
+    with store.engine.begin() as conn:
+        with pytest.raises(BadRequest, match="the role given is not allowed"):
+            accounts.insert_user(conn, "odd@example.org", name="", role="wizard", organisation_id=None,
+                                 password_hash="x")
+        with pytest.raises(BadRequest, match="the organisation given is not allowed"):
+            accounts.insert_user(conn, "lost@example.org", name="", role="partner", organisation_id=987654,
+                                 password_hash="x")
+        with pytest.raises(BadRequest, match="the organisation given is not allowed"):
+            accounts.insert_user(conn, "loner@example.org", name="", role="partner", organisation_id=None,
+                                 password_hash="x")
+        with pytest.raises(ConfigError, match="an account for officer@example.org already exists"):
+            accounts.insert_user(conn, "officer@example.org", name="", role="officer", organisation_id=None,
+                                 password_hash="x")
+        with pytest.raises(BadRequest, match="the sensitivity given is not allowed"):
+            asset_layers.insert_asset_layer(conn, "secret_rooms", title="Rooms", owner_org_id=None,
+                                            sensitivity="secret", licence="OGL")
+        with pytest.raises(BadRequest, match="the owning organisation given is not allowed"):
+            asset_layers.insert_asset_layer(conn, "orphan_rooms", title="Rooms", owner_org_id=987654,
+                                            sensitivity="public", licence="OGL")
+        with pytest.raises(ConfigError, match=f"a layer named '{world.layer}' already exists"):
+            asset_layers.insert_asset_layer(conn, world.layer, title="Again", owner_org_id=None,
+                                            sensitivity="public", licence="OGL")
+
+
+def test_signing_in_as_someone_invited_costs_a_real_password_check(store, monkeypatch) -> None:
+    world = make_world(store.engine)
+    made = onboarding.invite(store.engine, "new@barnet-together.example.org", org_slug="barnet-together",
+                             actor=world.users["officer"])
+    checked: list[str] = []
+    real = auth.verify_password
+
+    def recording(stored_hash: str, password: str) -> bool:
+        checked.append(stored_hash)
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", recording)
+    dummy_password = "not a real password: equalises timing for unknown accounts"
+    assert real(passwords.DUMMY_HASH, dummy_password)
+    for password in (made.code, dummy_password):
+        with pytest.raises(SignInRefused):
+            auth.sign_in(store.engine, made.email, password, ip="10.0.0.9", settings=settings())
+    assert checked == [passwords.DUMMY_HASH, passwords.DUMMY_HASH]
+    assert checked[0].startswith("$argon2id$")
+
+
+def test_a_layer_whose_rules_fail_is_not_left_behind(store, monkeypatch) -> None:
+    world = make_world(store.engine)
+    real = asset_layers.set_layer_owner
+
+    def broken(conn, layer_id, org_id):
+        raise StoreError("the database went away while saving the owner")
+
+    monkeypatch.setattr(asset_layers, "set_layer_owner", broken)
+    with pytest.raises(StoreError):
+        onboarding.open_layer(store.engine, "halls", title="Halls", asset_kind="spaces", categories=["Hall"],
+                              owner_org="barnet-together", actor=world.users["officer"])
+    with store.engine.connect() as conn:
+        assert asset_layers.find_layer(conn, "halls") is None
+    assert "layer_created" not in [e.action for e in audit.events(store.engine, limit=10)]
+    monkeypatch.setattr(asset_layers, "set_layer_owner", real)
+    info = onboarding.open_layer(store.engine, "halls", title="Halls", asset_kind="spaces", categories=["Hall"],
+                                 owner_org="barnet-together", actor=world.users["officer"])
+    assert (info.owner_slug, info.ref.partner_upload, info.rules.categories) == ("barnet-together", True, ("Hall",))
+
+
+def test_asset_kind_labels_have_one_source() -> None:
+    assert ASSET_KIND_LABELS is profiles.ASSET_KIND_LABELS
+    defined = [p for p in (PROJECT_ROOT / "insight").rglob("*.py")
+               if re.search(r"^ASSET_KIND_LABELS\b.*=", p.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert [p.relative_to(PROJECT_ROOT).as_posix() for p in defined] == ["insight/analysis/profiles.py"]
+
+
+def _client_as(store, email: str):
+    client = _app(store).test_client()
+    token = _csrf(client.get("/partner/sign-in").text)
+    client.post("/partner/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    return client
+
+
+def _options(html: str, select_id: str) -> list[tuple[str, str]]:
+    select = re.search(rf'<select id="{select_id}".*?</select>', html, re.DOTALL).group(0)
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+def test_the_admin_page_offers_choices_that_can_succeed_and_new_links(store) -> None:
+    world = make_world(store.engine)
+    made = onboarding.invite(store.engine, "gone@barnet-together.example.org", org_slug="barnet-together",
+                             actor=world.users["officer"])
+    _age_invitation(store.engine, made.email, 20)
+    officer = _client_as(store, world.users["officer"].email)
+    html = officer.get("/partner/admin").text
+    assert 'id="role"' not in html
+    assert _options(html, "org") == [("barnet-together", "barnet-together"), ("other-charity", "other-charity")]
+    row = re.search(r"<tr><th scope=\"row\">gone@barnet-together.example.org</th>.*?</tr>", html, re.DOTALL).group(0)
+    assert "Expired" in row and "Send a new link" in row
+    assert officer.post("/partner/admin/invitations/new-link", data={"email": made.email}).status_code == 400
+    answer = officer.post("/partner/admin/invitations/new-link", data={"email": made.email, "csrf_token": _csrf(html)})
+    assert answer.status_code == 200
+    link = re.search(r'id="invite-link">([^<]+)<', answer.text).group(1)
+    code = link.rsplit("/", 1)[1]
+    assert onboarding.invitation_for(store.engine, code).email == made.email
+    refused = officer.post("/partner/admin/invitations", data={"email": "x@example.org", "role": "public",
+                                                                "org": "", "csrf_token": _csrf(html)})
+    assert refused.status_code == 422 and "is not a role a person can be invited into" in refused.text
+    admin_html = _client_as(store, world.users["admin"].email).get("/partner/admin").text
+    assert ("", "None (not a partner)") in _options(admin_html, "org")
+    assert [v for v, _ in _options(admin_html, "role")] == ["councillor", "officer", "analyst", "partner", "admin"]
+
+
+def test_restricted_layers_say_they_are_not_on_the_public_map(store) -> None:
+    world = make_world(store.engine)
+    with store.engine.begin() as conn:
+        versions.create_asset_layer(conn, "private_rooms", title="Private rooms", sensitivity="restricted",
+                                    owner_org_id=world.users["partner"].org_id)
+    versions.set_rules(store.engine, "private_rooms", actor=world.users["officer"], partner_upload=True)
+    client = _client_as(store, world.users["partner"].email)
+    home = client.get("/partner/").text
+    private = re.search(r"<tr>\s*<th scope=\"row\"><a [^>]*>Private rooms</a>.*?</tr>", home, re.DOTALL).group(0)
+    public = re.search(r"<tr>\s*<th scope=\"row\"><a [^>]*>Partner venues</a>.*?</tr>", home, re.DOTALL).group(0)
+    assert "/?layers=" not in private and "This layer is not public, so it is not on the public map." in private
+    assert 'href="/?layers=partner_venues"' in public
+    page_html = client.get("/partner/layers/private_rooms").text
+    assert "See this layer on the map" not in page_html and "/?layers=" not in page_html
+    assert "This layer is not public, so it is not on the public map." in page_html
+    assert 'href="/?layers=partner_venues"' in client.get("/partner/layers/partner_venues").text

@@ -71,6 +71,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         print(f"invited {made.email} ({made.role}" + (f" of {made.org_slug}" if made.org_slug else "")
               + f"); send them this link, shown once, valid until {made.expires:%Y-%m-%d}:")
         print(f"/partner/invite/{made.code}")
+        print(f"put your site's address in front, e.g. https://insight.example.gov.uk/partner/invite/{made.code}")
     else:
         for user in auth.list_users(engine, actor=auth.SYSTEM):
             print(f"{user.email}  {user.role}" + (f"  {user.org_slug}" if user.org_slug else ""))

@@ -19,6 +19,7 @@ ACTIONS = (
     "user_created",
     "user_invited",
     "invitation_accepted",
+    "invitation_reissued",
     "organisation_created",
     "layer_created",
     "record_added",

@@ -466,6 +466,8 @@ def _recent_failures(conn: Connection, email: str, ip: str, since: datetime) -> 
 
 
 def _refusal_reason(row: UserRow | None) -> str:
+    if row is not None and row.password_hash.startswith(store.INVITED):
+        return "invitation not accepted yet"
     return "disabled account" if row is not None and not row.active else "wrong email or password"
 
 
@@ -487,7 +489,9 @@ def sign_in(engine: Engine, email: str, password: str, *, ip: str, settings: Set
             audit.record(conn, "sign_in_failed", actor_email=key, ip=ip, detail={"reason": "rate limited"})
             raise SignInRefused(f"too many failed sign-in attempts: wait {minutes} minute(s) and try again")
         row = store.find_user(conn, email=key)
-        matches = verify_password(row.password_hash if row else DUMMY_HASH, password)
+        invited = row is not None and row.password_hash.startswith(store.INVITED)
+        checked = row.password_hash if row is not None and not invited else DUMMY_HASH
+        matches = verify_password(checked, password) and not invited
         user = row if matches and row is not None and row.active else None
         store.add_sign_in_attempt(conn, key, ip, at=now, succeeded=user is not None)
         if user is None:

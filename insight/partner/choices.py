@@ -2,7 +2,8 @@
 
 A value typed or sent outside the list is refused with the nearest choice as a
 suggestion ("'venue' is not an asset kind; did you mean 'spaces'?"), found by
-:mod:`difflib` among the values and the words of their labels.
+:mod:`difflib` among the values and the words of their labels. The asset kinds' labels are
+:data:`insight.analysis.profiles.ASSET_KIND_LABELS`, the one list the map, the profiles and these pages share.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from insight.analysis.profiles import ASSET_KIND_LABELS
 from insight.errors import BadRequest
 from insight.layers import ASSET_KINDS
 from insight.partner.value_checks import ERROR, Issue
@@ -19,13 +21,6 @@ __all__ = ["ASSET_KIND_COLUMN", "ASSET_KIND_LABELS", "asset_kind_issues", "choos
            "refusal", "suggest"]
 
 ASSET_KIND_COLUMN = "asset_kind"
-ASSET_KIND_LABELS: dict[str, str] = {
-    "money": "Money (funding, grants, income)",
-    "services_people": "Services and people (groups, clubs, support, volunteers)",
-    "insight": "Insight (data, knowledge, lived experience)",
-    "spaces": "Spaces (buildings, venues, halls, green space)",
-}
-"""Each asset kind of :data:`insight.layers.ASSET_KINDS` with the words a person would use for it."""
 
 _LABELS = {
     "name": "Name", "category": "Category", "longitude": "Longitude", "latitude": "Latitude",

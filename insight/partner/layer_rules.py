@@ -190,19 +190,41 @@ def set_rules(
     """
     require(actor, "manage_layers")
     with audited(engine, actor, target=f"layer:{layer}"), engine.begin() as conn:
-        info = layer_info(conn, layer)
-        require(actor, "manage_layers", info.ref)
-        if info.kind != "points":
-            raise ConfigError(f"layer '{layer}' is a {info.kind} layer; only point layers take uploads")
-        rules = _changed_rules(
-            info, partner_upload=partner_upload, categories=categories, required_fields=required_fields,
-            key_field=key_field, location_required=location_required, duplicate_metres=duplicate_metres,
-            unique_identifiers=unique_identifiers,
+        return change_rules(
+            conn, layer, actor=actor, partner_upload=partner_upload, categories=categories,
+            required_fields=required_fields, key_field=key_field, location_required=location_required,
+            duplicate_metres=duplicate_metres, unique_identifiers=unique_identifiers, owner_org=owner_org,
         )
-        store.save_rules(conn, info.id, rules)
-        if owner_org is not False:
-            org_id = organisation_id(conn, owner_org) if isinstance(owner_org, str) and owner_org else None
-            store.set_layer_owner(conn, info.id, org_id)
-        audit.record(conn, "layer_rules_changed", actor_id=actor.id, actor_email=actor.email, target=f"layer:{layer}",
-                     detail=_audit_values(rules) | ({"owner_org": owner_org} if owner_org is not False else {}))
-        return layer_info(conn, layer)
+
+
+def change_rules(
+    conn: Connection,
+    layer: str,
+    *,
+    actor: Principal,
+    partner_upload: bool | None = None,
+    categories: list[str] | None | bool = False,
+    required_fields: list[str] | None = None,
+    key_field: str | None | bool = False,
+    location_required: bool | None = None,
+    duplicate_metres: float | None = None,
+    unique_identifiers: bool | None = None,
+    owner_org: str | None | bool = False,
+) -> LayerInfo:
+    """:func:`set_rules` in the caller's transaction (``conn``), so a new layer and its rules land together."""
+    info = layer_info(conn, layer)
+    require(actor, "manage_layers", info.ref)
+    if info.kind != "points":
+        raise ConfigError(f"layer '{layer}' is a {info.kind} layer; only point layers take uploads")
+    rules = _changed_rules(
+        info, partner_upload=partner_upload, categories=categories, required_fields=required_fields,
+        key_field=key_field, location_required=location_required, duplicate_metres=duplicate_metres,
+        unique_identifiers=unique_identifiers,
+    )
+    store.save_rules(conn, info.id, rules)
+    if owner_org is not False:
+        org_id = organisation_id(conn, owner_org) if isinstance(owner_org, str) and owner_org else None
+        store.set_layer_owner(conn, info.id, org_id)
+    audit.record(conn, "layer_rules_changed", actor_id=actor.id, actor_email=actor.email, target=f"layer:{layer}",
+                 detail=_audit_values(rules) | ({"owner_org": owner_org} if owner_org is not False else {}))
+    return layer_info(conn, layer)

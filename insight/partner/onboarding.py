@@ -3,7 +3,9 @@
 The partner pages and the command line call these, so the checks, the audit records and the
 refusals are the same wherever an officer does it. An invitation is an account whose password hash
 is ``invited:`` and the SHA-256 of a one-time code (shown once, like an API token): no password
-matches it, so the account cannot sign in until the person follows the link and chooses a password.
+matches it, so the account cannot sign in until the person follows the link and chooses a password. A link
+that was lost or ran out is replaced by inviting the same address again (or "Send a new link"): the account
+keeps waiting, gets a new code, and the time starts again.
 Two officers doing the same thing at once cannot both succeed: the store's unique indexes decide and
 the second is told plainly.
 """
@@ -15,17 +17,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from insight.errors import ConfigError, NotFoundError, PermissionDenied
+from insight.errors import BadRequest, ConfigError, NotFoundError, PermissionDenied
 from insight.partner import audit
-from insight.partner.auth import Principal, normalise_email, organisation_id, require
-from insight.partner.layer_rules import LayerInfo, create_asset_layer, set_rules
+from insight.partner.auth import ROLES, Principal, can, normalise_email, organisation_id, require
+from insight.partner.layer_rules import LayerInfo, audited, change_rules, create_asset_layer
 from insight.partner.passwords import hash_password, password_problems
-from insight.store import Engine
+from insight.store import Connection, Engine
 from insight.store import accounts as store
-from insight.store.accounts import INVITED
+from insight.store.accounts import INVITED, UserRow
 
-__all__ = ["INVITATION_DAYS", "Invitation", "Organisation", "accept_invitation", "add_organisation",
-           "invitation_for", "invite", "open_layer", "organisations", "slug_of"]
+__all__ = ["INVITATION_DAYS", "Invitation", "Organisation", "PendingInvitation", "accept_invitation",
+           "add_organisation", "grantable_roles", "invitation_for", "invite", "open_layer", "organisations",
+           "pending_invitations", "reissue", "slug_of"]
 
 INVITATION_DAYS = 14
 INVITE_PREFIX = "inv_"
@@ -49,6 +52,22 @@ class Invitation:
     org_slug: str | None
     code: str
     expires: datetime
+
+
+@dataclass(frozen=True)
+class PendingInvitation:
+    """An invitation not yet accepted: who, as what, when its link was issued and whether it has run out."""
+
+    email: str
+    role: str
+    org_slug: str | None
+    issued: datetime
+    expires: datetime
+
+    @property
+    def expired(self) -> bool:
+        """True once the link no longer works (a new one can be sent)."""
+        return datetime.now(UTC) > self.expires
 
 
 def slug_of(name: str) -> str:
@@ -98,49 +117,108 @@ def open_layer(
     """Create an asset layer open to partner uploads (owned by ``owner_org``, or shared by every partner).
 
     The same steps as ``insight asset-layer NAME --partners``: the empty layer, then its rules
-    (recorded as ``layer_rules_changed``), with ``layer_created`` in the audit log as well.
+    (recorded as ``layer_rules_changed``), with ``layer_created`` in the audit log as well. Both land in one
+    transaction: if any step fails, there is no layer, and trying again can succeed.
     """
     require(actor, "manage_layers")
     title = " ".join(title.split())[:200]
     if not title:
         raise ConfigError("give the layer a title people will recognise")
-    with engine.begin() as conn:
+    with audited(engine, actor, target=f"layer:{name}", ip=ip), engine.begin() as conn:
         org_id = organisation_id(conn, owner_org) if owner_org else None
         create_asset_layer(conn, name, title=title, owner_org_id=org_id, asset_kind=asset_kind)
         audit.record(conn, "layer_created", actor_id=actor.id, actor_email=actor.email, ip=ip, target=f"layer:{name}",
                      detail={"title": title, "asset_kind": asset_kind, "owner_org": owner_org})
-    return set_rules(engine, name, actor=actor, partner_upload=True, categories=categories or None,
-                     owner_org=owner_org or None)
+        return change_rules(conn, name, actor=actor, partner_upload=True, categories=categories or None,
+                            owner_org=owner_org or None)
 
 
 def _digest(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def invite(engine: Engine, email: str, *, role: str = "partner", org_slug: str | None = None, name: str = "",
-           actor: Principal, ip: str | None = None) -> Invitation:
+def grantable_roles(actor: Principal) -> tuple[str, ...]:
+    """The roles ``actor`` may invite people into: officers invite partners; administrators any role but public."""
+    if can(actor, "manage_users"):
+        return tuple(r for r in ROLES if r != "public")
+    return ("partner",) if can(actor, "invite_people") else ()
+
+
+def _check_grant(actor: Principal, role: str) -> None:
+    """BadRequest for a role no one is invited into; PermissionDenied for one ``actor`` may not give."""
+    if role not in ROLES or role == "public":
+        allowed = ", ".join(f"'{r}'" for r in grantable_roles(actor)) or "none"
+        raise BadRequest(f"'{role[:40]}' is not a role a person can be invited into; choose one of {allowed}")
+    if role not in grantable_roles(actor):
+        require(actor, "manage_users")
+
+
+def _replace_invitation(conn: Connection, row: UserRow, digest: str, *, role: str, org_id: int | None,
+                        name: str | None, actor: Principal) -> None:
+    """A new code for an invitation still waiting; ConfigError for an account in use or disabled."""
+    if not row.password_hash.startswith(INVITED):
+        raise ConfigError(f"an account for {row.email} already exists")
+    if not row.active:
+        raise ConfigError(f"the invitation for {row.email} was withdrawn (the account is disabled): "
+                          "an administrator can enable it first")
+    _check_grant(actor, row.role)
+    if not store.reissue_invitation(conn, row.id, code_digest=digest, role=role, organisation_id=org_id,
+                                    name=name):
+        raise ConfigError(f"an account for {row.email} already exists (the invitation was accepted just now)")
+
+
+def invite(engine: Engine, email: str, *, role: str = "partner", org_slug: str | None = None,
+           name: str | None = "", actor: Principal, ip: str | None = None) -> Invitation:
     """Make an account that waits for its person to choose a password, and its one-time code.
 
-    Officers invite partners (into an existing organisation); administrators invite any role.
+    Officers invite partners (into an existing organisation); administrators invite any role but public.
+    Inviting an address whose invitation is still waiting sends a new link instead (the old one stops working
+    and the time starts again; recorded as ``invitation_reissued``). ``name`` None keeps the name it has.
     """
     require(actor, "invite_people")
-    if role != "partner":
-        require(actor, "manage_users")
+    _check_grant(actor, role)
     email = normalise_email(email)
     if role == "partner" and not org_slug:
         raise ConfigError("a partner belongs to one organisation: choose it (or add it first)")
+    if role != "partner" and org_slug:
+        raise ConfigError(f"only partners belong to an organisation; the {role} role takes none")
     code = INVITE_PREFIX + secrets.token_urlsafe(24)
+    cleaned = None if name is None else " ".join(name.split())[:200]
     with engine.begin() as conn:
-        if store.user_exists(conn, email):
-            raise ConfigError(f"an account for {email} already exists")
-        org_id = organisation_id(conn, org_slug) if org_slug and role == "partner" else None
-        if role != "partner" and org_slug:
-            raise ConfigError(f"only partners belong to an organisation; the {role} role takes none")
-        store.insert_user(conn, email, name=" ".join(name.split())[:200], role=role, organisation_id=org_id,
-                          password_hash=INVITED + _digest(code))
-        audit.record(conn, "user_invited", actor_id=actor.id, actor_email=actor.email, ip=ip, target=f"user:{email}",
+        org_id = organisation_id(conn, org_slug) if org_slug else None
+        existing = store.find_user(conn, email=email)
+        if existing is None:
+            store.insert_user(conn, email, name=cleaned or "", role=role, organisation_id=org_id,
+                              password_hash=INVITED + _digest(code))
+        else:
+            _replace_invitation(conn, existing, _digest(code), role=role, org_id=org_id, name=cleaned, actor=actor)
+        audit.record(conn, "user_invited" if existing is None else "invitation_reissued", actor_id=actor.id,
+                     actor_email=actor.email, ip=ip, target=f"user:{email}",
                      detail={"role": role, "organisation": org_slug})
     return Invitation(email, role, org_slug, code, datetime.now(UTC) + timedelta(days=INVITATION_DAYS))
+
+
+def reissue(engine: Engine, email: str, *, actor: Principal, ip: str | None = None) -> Invitation:
+    """A new link for the invitation waiting for ``email``, with its role and organisation; NotFoundError if
+    none is waiting."""
+    require(actor, "invite_people")
+    email = normalise_email(email)
+    with engine.connect() as conn:
+        row = store.find_user(conn, email=email)
+    if row is None or not row.password_hash.startswith(INVITED):
+        raise NotFoundError(f"no invitation is waiting for {email}: it may have been accepted already")
+    return invite(engine, email, role=row.role, org_slug=row.org_slug, name=None, actor=actor, ip=ip)
+
+
+def pending_invitations(engine: Engine, *, actor: Principal) -> list[PendingInvitation]:
+    """The invitations not yet accepted that ``actor`` may send a new link for, by email."""
+    require(actor, "invite_people")
+    roles = grantable_roles(actor)
+    with engine.connect() as conn:
+        rows = store.pending_invitations(conn)
+    return [PendingInvitation(p.user.email, p.user.role, p.user.org_slug, p.issued,
+                              p.issued + timedelta(days=INVITATION_DAYS))
+            for p in rows if p.user.active and p.user.role in roles]
 
 
 def invitation_for(engine: Engine, code: str) -> Principal:

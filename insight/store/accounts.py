@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from insight.errors import ConfigError
+from insight.errors import BadRequest, ConfigError
 from insight.store.models import ROLES, ApiToken, LoginAttempt, Organisation, User, UserSession
 from insight.store.timestamps import aware
 
 __all__ = [
     "INVITED",
+    "PendingRow",
     "accept_invitation",
     "ROLES",
     "SessionRow",
@@ -36,13 +37,17 @@ __all__ = [
     "insert_session",
     "insert_token",
     "insert_user",
+    "integrity_problem",
+    "is_unique_violation",
     "last_success",
     "live_token",
     "list_user_rows",
     "organisation_id_by_slug",
     "organisation_names",
     "organisation_slugs",
+    "pending_invitations",
     "prune_sign_in_attempts",
+    "reissue_invitation",
     "record_sign_in",
     "revoke_token",
     "revoke_user_tokens",
@@ -84,6 +89,31 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
+# --- integrity errors ------------------------------------------------------------------------------
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """True when ``error`` is a unique-constraint violation (the row exists already), not another broken rule.
+
+    PostgreSQL (psycopg) reports SQLSTATE 23505 (UniqueViolation); SQLite says "UNIQUE constraint failed".
+    """
+    if getattr(error.orig, "sqlstate", None) == "23505":
+        return True
+    return str(error.orig).startswith("UNIQUE constraint failed")
+
+
+def integrity_problem(error: IntegrityError, fields: dict[str, str], *, what: str) -> BadRequest:
+    """A plain refusal for a broken rule other than uniqueness (a check or a foreign key), naming the field.
+
+    ``fields`` maps a word found in the constraint's name or message (e.g. ``"role"``) to the field's name for
+    people; the first that matches is named, else the last.
+    """
+    diag = getattr(error.orig, "diag", None)
+    said = str(getattr(diag, "constraint_name", None) or error.orig).lower()
+    field = next((label for word, label in fields.items() if word in said), list(fields.values())[-1])
+    return BadRequest(f"{what} was not saved: the {field} given is not allowed. Choose it from the list offered")
+
+
 # --- organisations ------------------------------------------------------------------------------
 
 
@@ -108,7 +138,10 @@ def insert_organisation(conn: Connection, slug: str, *, name: str, kind: str = "
                 .values(slug=slug, name=name, kind=kind, created_at=datetime.now(UTC))
                 .returning(Organisation.id)
             ).scalar_one()
-    except IntegrityError:
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise integrity_problem(error, {"kind": "kind", "slug": "short name"},
+                                    what=f"the organisation '{slug}'") from None
         raise ConfigError(f"an organisation '{slug}' already exists (perhaps someone added it just now): "
                           "choose it from the list, or give the new one another short name") from None
     return new_id
@@ -159,8 +192,12 @@ def insert_user(conn: Connection, email: str, *, name: str, role: str, organisat
             conn.execute(insert(User).values(
                 email=email, name=name, role=role, organisation_id=organisation_id, password_hash=password_hash,
                 active=True, session_epoch=0, created_at=datetime.now(UTC),
+                invited_at=datetime.now(UTC) if password_hash.startswith(INVITED) else None,
             ))
-    except IntegrityError:
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise integrity_problem(error, {"role": "role", "org": "organisation"},
+                                    what=f"the account for {email}") from None
         raise ConfigError(f"an account for {email} already exists (perhaps someone added it just now)") from None
 
 
@@ -169,14 +206,46 @@ INVITED = "invited:"
 matches it until the invitation is accepted."""
 
 
+_ISSUED = func.coalesce(User.invited_at, User.created_at).label("issued")
+
+
+def _issued(row: Any) -> datetime:
+    issued = aware(row.issued)
+    return issued if issued is not None else datetime.now(UTC)
+
+
 def find_invitation(conn: Connection, code_digest: str) -> tuple[UserRow, datetime] | None:
-    """The invited account whose one-time code has this digest, with when it was invited; None if there is none."""
-    row = conn.execute(_USERS.add_columns(User.created_at).where(User.password_hash == INVITED + code_digest)
-                       ).one_or_none()
-    if row is None:
-        return None
-    invited = aware(row.created_at)
-    return _user_row(row), invited if invited is not None else datetime.now(UTC)
+    """The invited account whose one-time code has this digest, with when its link was issued; None if none."""
+    row = conn.execute(_USERS.add_columns(_ISSUED).where(User.password_hash == INVITED + code_digest)).one_or_none()
+    return None if row is None else (_user_row(row), _issued(row))
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """An account still waiting for its person to accept the invitation, and when its link was issued."""
+
+    user: UserRow
+    issued: datetime
+
+
+def pending_invitations(conn: Connection) -> list[PendingRow]:
+    """Every account whose invitation is not yet accepted, by email."""
+    rows = conn.execute(_USERS.add_columns(_ISSUED).where(User.password_hash.startswith(INVITED, autoescape=True))
+                        .order_by(User.email)).all()
+    return [PendingRow(_user_row(r), _issued(r)) for r in rows]
+
+
+def reissue_invitation(conn: Connection, user_id: int, *, code_digest: str, role: str, organisation_id: int | None,
+                       name: str | None = None) -> bool:
+    """Give a pending invitation a new code (the old link stops working) issued now, with this role and
+    organisation; False if the account has accepted its invitation in the meantime."""
+    values: dict[str, Any] = {"password_hash": INVITED + code_digest, "invited_at": datetime.now(UTC),
+                              "role": role, "organisation_id": organisation_id}
+    if name is not None:
+        values["name"] = name
+    done = conn.execute(update(User).where(User.id == user_id, User.password_hash.startswith(INVITED, autoescape=True))
+                        .values(**values)).rowcount
+    return bool(done)
 
 
 def accept_invitation(conn: Connection, code_digest: str, password_hash: str) -> bool:

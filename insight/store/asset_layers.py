@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from insight.errors import ConfigError
+from insight.store.accounts import integrity_problem, is_unique_violation
 from insight.store.models import Feature, Layer, LayerRules, Organisation
 
 
@@ -133,7 +134,10 @@ def insert_asset_layer(conn: Connection, name: str, *, title: str, owner_org_id:
         with conn.begin_nested():
             return _insert_asset_layer(conn, name, title=title, owner_org_id=owner_org_id, sensitivity=sensitivity,
                                        licence=licence, asset_kind=asset_kind)
-    except IntegrityError:
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            fields = {"sensitivity": "sensitivity", "kind": "layer kind", "org": "owning organisation"}
+            raise integrity_problem(error, fields, what=f"the layer '{name}'") from None
         raise ConfigError(f"a layer named '{name}' already exists (perhaps someone added it just now): "
                           "choose another name, or change that layer's rules") from None
 

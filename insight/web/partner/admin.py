@@ -1,5 +1,6 @@
 """Partner pages for officers bringing partners in: open a layer to partners, add an organisation, invite a
-person (the invitation link shown once); and the invited person's page to choose a password.
+person (the invitation link shown once) or send a new link for an invitation still waiting; and the invited
+person's page to choose a password.
 
 The same functions as the command line do the work (:mod:`insight.partner.onboarding`), so the checks,
 the audit records and the refusals match.
@@ -37,13 +38,17 @@ def _admin_page(status: int = 200, *, problems: dict[str, str] | None = None, se
                 invitation: onboarding.Invitation | None = None) -> ResponseReturnValue:
     layers = [i for i in versions.partner_layers(engine(), auth.SYSTEM) if i.ref.partner_upload]
     link = url_for("partner.accept_invitation", code=invitation.code, _external=True) if invitation else None
+    can_invite = auth.can(g.user, "invite_people")
+    roles = onboarding.grantable_roles(g.user)
+    org_options = [(o.slug, o.name) for o in onboarding.organisations(engine())]
+    no_org = [("", "None (not a partner)")] if any(r != "partner" for r in roles) else []
     return page("partner/admin.html", status, organisations=onboarding.organisations(engine()), layers=layers,
                 problems=problems or {}, sent=sent or {}, invitation=invitation, link=link,
                 kinds=[(k, ASSET_KIND_LABELS[k]) for k in ASSET_KINDS],
-                role_options=[(r, r) for r in auth.ROLES if r != "public"],
-                org_options=[(o.slug, o.name) for o in onboarding.organisations(engine())],
-                can_invite=auth.can(g.user, "invite_people"), can_layers=auth.can(g.user, "manage_layers"),
-                can_any_role=auth.can(g.user, "manage_users"), days=onboarding.INVITATION_DAYS)
+                role_options=[(r, r) for r in roles], org_options=org_options, invite_orgs=no_org + org_options,
+                pending=onboarding.pending_invitations(engine(), actor=g.user) if can_invite else [],
+                can_invite=can_invite, can_layers=auth.can(g.user, "manage_layers"),
+                can_any_role=len(roles) > 1, days=onboarding.INVITATION_DAYS)
 
 
 @bp.get("/admin")
@@ -102,6 +107,19 @@ def admin_invite() -> ResponseReturnValue:
                                        ip=client_ip())
     except (ConfigError, BadRequest, NotFoundError) as exc:
         return _admin_page(422, problems={"invite": _sentence(exc)}, sent=sent)
+    return _admin_page(invitation=invitation)
+
+
+@bp.post("/admin/invitations/new-link")
+@signed_in
+def admin_reissue() -> ResponseReturnValue:
+    """Send a new link for an invitation still waiting (lost or out of date): the old link stops working."""
+    _may_onboard()
+    sent = _form("email")
+    try:
+        invitation = onboarding.reissue(engine(), sent["email"], actor=g.user, ip=client_ip())
+    except (ConfigError, BadRequest, NotFoundError) as exc:
+        return _admin_page(422, problems={"pending": _sentence(exc)})
     return _admin_page(invitation=invitation)
 
 

@@ -5,6 +5,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Response
 
+from insight.partner.auth import LayerRef
 from insight.store import Engine, authority_geometry
 from insight.store import asset_layers as store
 from insight.store.points import feature_areas
@@ -12,6 +13,15 @@ from insight.web.partner.blueprint import SECURITY_HEADERS
 
 DEFAULT_CENTRE = (51.6, -0.2)
 """Where the small map opens when no council boundary is loaded (the map's own default)."""
+
+
+NOT_ON_MAP = "This layer is not public, so it is not on the public map."
+"""Said instead of a map link for a restricted layer: the public map shows public layers only."""
+
+
+def on_public_map(ref: LayerRef) -> bool:
+    """True when the public map can show the layer (it loads public layers only)."""
+    return ref.sensitivity == "public"
 
 
 def map_url(layer: str, *, boundary: str | None = None, area: str | None = None) -> str:

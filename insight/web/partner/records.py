@@ -13,7 +13,15 @@ from insight.partner import auth, oruk, uploads, versions
 from insight.partner import new_record as added
 from insight.partner.choices import ASSET_KIND_COLUMN, ASSET_KIND_LABELS, field_label
 from insight.web.partner.blueprint import bp, client_ip, day, engine, page, settings, signed_in
-from insight.web.partner.map_links import allow_tiles, layer_asset_kind, map_centre, map_url, record_map_urls
+from insight.web.partner.map_links import (
+    NOT_ON_MAP,
+    allow_tiles,
+    layer_asset_kind,
+    map_centre,
+    map_url,
+    on_public_map,
+    record_map_urls,
+)
 
 EDITABLE_PROPERTIES = 30
 FIELDS = ("name", "category", "longitude", "latitude")
@@ -26,8 +34,10 @@ def layer(name: str) -> ResponseReturnValue:
     """A layer's records with their state and when each was last assured."""
     records = versions.layer_records(engine(), name, actor=g.user, stale_days=settings().stale_days)
     ref = versions.layer_ref(engine(), name)
+    public = on_public_map(ref)
     return page("partner/layer.html", name=name, ref=ref, records=records[:RECORDS_SHOWN], total=len(records),
-                 stale_days=settings().stale_days, map_url=map_url(name), record_maps=record_map_urls(engine(), name))
+                stale_days=settings().stale_days, map_url=map_url(name) if public else None, not_on_map=NOT_ON_MAP,
+                record_maps=record_map_urls(engine(), name) if public else {})
 
 
 @bp.get("/layers/<name>/export.csv")
