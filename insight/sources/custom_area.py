@@ -3,7 +3,10 @@ postcodes or LSOA codes, read as hostile input into one (Multi)Polygon in EPSG:4
 
 Every refusal is a :class:`~insight.errors.BadRequest` naming the file, the feature or line and the
 reason in plain words. Files are checked before they are parsed: size, type, and for zip archives
-the member count, their paths, their unpacked size and compression ratio. A list of postcodes
+the member count, their paths, their unpacked size and compression ratio. A coordinate system is taken
+only as an authority code (GeoJSON) or as plain WKT naming a 2-D geographic or projected system (a
+Shapefile's .prj, read here, never by GDAL): PROJ strings and grid files are refused, so an upload
+cannot make PROJ open a file. A list of postcodes
 becomes the union of the 2021 LSOAs that hold the postcodes' points (the postcode file places each
 postcode at a point; the smallest areas with population figures are LSOAs, so that is the honest
 outline); a list of LSOA codes, the union of those LSOAs.
@@ -36,6 +39,10 @@ from insight.store.postcodes import postcode_points
 LSOA_CODE = re.compile(r"^[EW]01\d{6}$")
 SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 PROBLEMS_SHOWN = 10
+MAX_PRJ_BYTES = 16_384
+EPSG_CODE = re.compile(r"^(?:EPSG:|urn:ogc:def:crs:EPSG:[0-9.]*:)([0-9]{1,6})$", re.IGNORECASE)
+CRS84 = re.compile(r"^(?:OGC:CRS84|urn:ogc:def:crs:OGC:(?:1\.3)?:CRS84)$", re.IGNORECASE)
+UNSAFE_PRJ = re.compile(r"\+[a-z_]+=|\+proj|\+init|PARAMETERFILE|EXTENSION\s*\[", re.IGNORECASE)
 _TO_METRES = pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 _WGS84 = pyproj.CRS.from_epsg(4326)
 
@@ -81,7 +88,7 @@ def read_area_file(filename: str, data: bytes, *, limits: AreaLimits = AreaLimit
                              "Simplify the outline or send fewer features"])
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in (".geojson", ".json"):
-        return area_from_geojson(_json_document(what, data, limits), what=what, limits=limits)
+        return area_from_geojson(json_document(what, data, limits), what=what, limits=limits)
     if suffix == ".zip":
         return _read_shapefile(what, data, limits)
     if suffix == ".kml":
@@ -90,7 +97,8 @@ def read_area_file(filename: str, data: bytes, *, limits: AreaLimits = AreaLimit
                          "a zipped Shapefile (.zip) or a KML file (.kml)"])
 
 
-def _json_document(what: str, data: bytes, limits: AreaLimits) -> object:
+def json_document(what: str, data: bytes, limits: AreaLimits = AreaLimits()) -> object:
+    """The JSON in ``data``, refused (BadRequest) when it is not UTF-8, not JSON or nested too deeply."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -156,16 +164,49 @@ def area_from_geojson(document: object, *, what: str = "the GeoJSON",
 
 
 def _declared_crs(what: str, member: object) -> pyproj.CRS | None:
+    """The coordinate system a GeoJSON 'crs' member names: authority codes only, never a PROJ string."""
     if member is None:
         return None
     properties = member.get("properties") if isinstance(member, dict) else None
     name = properties.get("name") if isinstance(properties, dict) else None
     if not isinstance(name, str):
         raise _refuse(what, ["the 'crs' member does not name a coordinate system"])
+    text = name.strip()
+    if CRS84.match(text):
+        return pyproj.CRS.from_user_input("OGC:CRS84")
+    code = EPSG_CODE.match(text)
+    if code is None:
+        raise _refuse(what, [f"the coordinate system '{name[:60]}' is not an EPSG code: name it like "
+                             "EPSG:27700 or urn:ogc:def:crs:EPSG::27700, or save the file as WGS84 (EPSG:4326)"])
     try:
-        return pyproj.CRS.from_user_input(name)
-    except pyproj.exceptions.CRSError:
+        crs = pyproj.CRS.from_epsg(int(code.group(1)))
+    except pyproj.exceptions.ProjError:
         raise _refuse(what, [f"the coordinate system '{name[:60]}' it names is not known"]) from None
+    return _flat_crs(what, crs, f"'{name[:60]}'")
+
+
+def _prj_crs(what: str, data: bytes) -> pyproj.CRS:
+    """The coordinate system in a Shapefile's .prj: plain WKT of a 2-D geographic or projected system."""
+    text = data.decode("latin-1").strip()
+    if len(data) > MAX_PRJ_BYTES or UNSAFE_PRJ.search(text):
+        raise _refuse(what, ["the .prj file is not a plain coordinate system description (it is too long, or "
+                             "refers to PROJ settings or grid files): save the Shapefile again from GIS software"])
+    try:
+        crs = pyproj.CRS.from_wkt(text)
+    except pyproj.exceptions.ProjError:
+        raise _refuse(what, ["the .prj file does not describe a coordinate system that can be read"]) from None
+    return _flat_crs(what, crs, "in the .prj file")
+
+
+def _flat_crs(what: str, crs: pyproj.CRS, named: str) -> pyproj.CRS:
+    """``crs`` if it is a 2-D geographic or projected system, which is all a flat outline can use."""
+    base = crs.source_crs if crs.is_bound and crs.source_crs is not None else crs
+    if base.type_name not in ("Geographic 2D CRS", "Projected CRS") or len(base.axis_info) != 2:
+        kind = base.type_name.removesuffix(" CRS").lower().replace("3d", "three-dimensional")
+        raise _refuse(what, [f"the coordinate system {named} is a {kind} one, not longitude/latitude "
+                             "or map coordinates in two dimensions: save it as WGS84 (EPSG:4326) or British "
+                             "National Grid (EPSG:27700)"])
+    return crs
 
 
 def _combine(what: str, shapes: np.ndarray, crs: pyproj.CRS | None, noun: str, problems: list[str],
@@ -196,8 +237,7 @@ def _combine(what: str, shapes: np.ndarray, crs: pyproj.CRS | None, noun: str, p
             raise _refuse(what, ["its coordinates are not longitude and latitude and it names no coordinate "
                                  "system: save it as WGS84 (EPSG:4326)"])
     if not crs.equals(_WGS84, ignore_axis_order=True):
-        moved = pyproj.Transformer.from_crs(crs, _WGS84, always_xy=True)
-        shapes = shapely.transform(shapes, lambda xy: np.column_stack(moved.transform(xy[:, 0], xy[:, 1])))
+        shapes = _reprojected(what, shapes, crs)
         notes.append(f"Reprojected from {crs.name} to longitude/latitude (EPSG:4326).")
     if not looks_lonlat(tuple(shapely.total_bounds(shapes))):
         raise _refuse(what, ["its coordinates fall outside longitude/latitude ranges once reprojected"])
@@ -209,6 +249,18 @@ def _combine(what: str, shapes: np.ndarray, crs: pyproj.CRS | None, noun: str, p
     return ParsedArea(shapely.union_all(polygons), f"{source} ({count})", notes)
 
 
+def _reprojected(what: str, shapes: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
+    """The shapes moved from ``crs`` to longitude/latitude (EPSG:4326); BadRequest when PROJ cannot do it."""
+    try:
+        moved = pyproj.Transformer.from_crs(crs, _WGS84, always_xy=True)
+        result: np.ndarray = shapely.transform(
+            shapes, lambda xy: np.column_stack(moved.transform(xy[:, 0], xy[:, 1], errcheck=True)))
+    except pyproj.exceptions.ProjError:
+        raise _refuse(what, [f"its coordinates cannot be converted from {crs.name[:60]} to longitude/latitude: "
+                             "save it as WGS84 (EPSG:4326)"]) from None
+    return result
+
+
 def _read_shapefile(what: str, data: bytes, limits: AreaLimits) -> ParsedArea:
     with tempfile.TemporaryDirectory(prefix="insight-area-") as work:
         folder = Path(work)
@@ -218,11 +270,15 @@ def _read_shapefile(what: str, data: bytes, limits: AreaLimits) -> ParsedArea:
             archive = zipfile.ZipFile(archive_path)
         except (zipfile.BadZipFile, OSError) as err:
             raise _refuse(what, [f"the zip archive cannot be read ({err})"]) from None
+        crs = None
         with archive:
             for member in _shapefile_members(what, archive.infolist(), limits):
-                target = folder / ("area" + PurePosixPath(member.filename).suffix.lower())
-                _extract(what, archive, member, target, limits.max_unzipped_bytes)
-        return _read_ogr(what, folder / "area.shp", limits, noun="feature", source="zipped Shapefile")
+                suffix = PurePosixPath(member.filename).suffix.lower()
+                if suffix == ".prj":
+                    crs = _prj_crs(what, _member_bytes(what, archive, member))
+                    continue
+                _extract(what, archive, member, folder / f"area{suffix}", limits.max_unzipped_bytes)
+        return _read_ogr(what, folder / "area.shp", limits, noun="feature", source="zipped Shapefile", crs=crs)
 
 
 def _shapefile_members(what: str, members: list[zipfile.ZipInfo], limits: AreaLimits) -> list[zipfile.ZipInfo]:
@@ -266,9 +322,18 @@ def _extract(what: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo, targe
         raise _refuse(what, [f"'{member.filename[:80]}' cannot be unpacked ({err})"]) from None
 
 
+def _member_bytes(what: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """A small archive member's bytes (at most :data:`MAX_PRJ_BYTES` and one more, so a longer one is caught)."""
+    try:
+        with archive.open(member) as src:
+            return src.read(MAX_PRJ_BYTES + 1)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as err:
+        raise _refuse(what, [f"'{member.filename[:80]}' cannot be unpacked ({err})"]) from None
+
+
 def _read_ogr(what: str, path: Path, limits: AreaLimits, *, noun: str, source: str,
-              crs: pyproj.CRS | None = None) -> ParsedArea:
-    """Every layer of a file GDAL reads (a Shapefile, or each folder of a KML file) as one area."""
+              crs: pyproj.CRS | None) -> ParsedArea:
+    """Every layer of a file GDAL reads (a Shapefile, or each folder of a KML file) as one area in ``crs``."""
     try:
         layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
         frames = [pyogrio.read_dataframe(path, layer=n, max_features=limits.max_features + 1) for n in layers]
@@ -279,9 +344,8 @@ def _read_ogr(what: str, path: Path, limits: AreaLimits, *, noun: str, source: s
         raise _refuse(what, [f"it holds no {noun}s"])
     if len(shapes) > limits.max_features:
         raise _refuse(what, [f"it has more than {limits.max_features:,} {noun}s, the limit"])
-    declared = crs or next((f.crs for f in frames if f.crs is not None), None)
     problems = [f"{noun} {i}: it has no geometry" for i, g in enumerate(shapes, start=1) if g is None]
-    return _combine(what, np.array(shapes, dtype=object), declared, noun, problems, limits, source=source)
+    return _combine(what, np.array(shapes, dtype=object), crs, noun, problems, limits, source=source)
 
 
 def _read_kml(what: str, data: bytes, limits: AreaLimits) -> ParsedArea:

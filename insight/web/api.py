@@ -51,6 +51,17 @@ def perception_json(result: PerceptionResult) -> dict:
     }
 
 
+def profile_payload(result: Profile) -> dict:
+    """An area's profile as the JSON ``GET /api/profile/<boundary>/<code>.json`` answers."""
+    return {
+        "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
+        "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
+        "figures": _records(profile_frame(result)),
+        "monthly": result.monthly.to_dict("records"), "notes": result.notes,
+        "assets": _records(result.assets),
+    }
+
+
 def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
@@ -235,13 +246,7 @@ def _profile_routes(server: Flask, context: AppContext) -> None:
     @guarded
     def profile_json(boundary: str, code: str) -> Response:
         result = _profile(context, context.places(), _profile_key(boundary, code, request.args))
-        return jsonify({
-            "code": result.code, "name": result.name, "boundary": result.boundary.meta.name,
-            "boundary_title": result.boundary.meta.title, "comparator": result.comparator,
-            "figures": _records(profile_frame(result)),
-            "monthly": result.monthly.to_dict("records"), "notes": result.notes,
-            "assets": _records(result.assets),
-        })
+        return jsonify(profile_payload(result))
 
     @server.get("/api/export/<boundary>/<code>.<fmt>")
     @guarded

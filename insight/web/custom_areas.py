@@ -1,22 +1,28 @@
-"""Custom areas: upload a file or list postcodes or LSOA codes at ``/areas/custom``, or send the polygon drawn
+"""Custom areas: upload a file or list postcodes or LSOA codes at ``/areas/custom``, or hand the polygon drawn
 on the map to ``/areas/custom/from-map?draw=…``; the area is stored under its content id and opens at
 ``/area/custom/<id>``, the same full page as a ward, under a link that can be shared.
 
 ``POST /api/profile/custom.json`` with ``{"geometry": <GeoJSON>}`` is the JSON twin: it stores the area
 and answers what ``GET /api/profile/custom/<id>.json`` answers, plus the id and the page's address.
 
-The upload form is server-rendered and works without JavaScript. Its POST carries the session's form
-token (the partner pages' CSRF token, checked the same way); the JSON endpoint uses no cookie and takes
-only ``application/json``, which a page on another site cannot send without the browser asking first.
+Nothing is stored on a GET: the map's link opens a page that shows the drawn area's name field and a
+"Make the full profile" form. The forms are server-rendered and work without JavaScript; their POSTs
+carry the session's form token (the partner pages' CSRF token, :func:`check_csrf`). The JSON endpoint
+uses no cookie and takes only ``application/json``, which a page on another site cannot send without the
+browser asking first. Each client address may store at most :data:`AREAS_PER_HOUR` new areas an hour
+(:class:`CreationLimit`, kept in this process's memory); more get a 429.
 """
 from __future__ import annotations
 
-import hmac
-from typing import Any, cast
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import shapely
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request
 from shapely.geometry.base import BaseGeometry
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as HttpResponse
@@ -30,12 +36,13 @@ from insight.sources.custom_area import (
     area_from_codes,
     area_from_geojson,
     checked_area,
+    json_document,
     read_area_file,
 )
 from insight.store.custom_areas import save_custom_area
-from insight.web.api import checked_name, checked_period, guarded
+from insight.web.api import checked_name, checked_period, guarded, profile_payload
 from insight.web.context import CUSTOM_BOUNDARY, AppContext, context
-from insight.web.partner.blueprint import CSRF_FIELD, csrf_token
+from insight.web.partner.blueprint import CSRF_FIELD, check_csrf, client_ip, csrf_token
 
 bp = Blueprint("custom_areas", __name__, url_prefix="/areas/custom", template_folder="templates",
                static_folder="static/custom_areas", static_url_path="/static")
@@ -43,8 +50,58 @@ LIMITS = AreaLimits()
 MAX_NAME = 120
 MAX_CODES_TEXT = 100_000
 MAP_POINTS = 500
+MAX_DRAW_TEXT = 20_000
+AREAS_PER_HOUR = 30
+EXTENSION = "insight_custom_areas"
+EXPIRED = "The form had expired or came from another site. Send it again."
 POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; "
           "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+@dataclass
+class CreationLimit:
+    """At most ``limit`` new custom areas from one client address in any ``window`` seconds (process memory)."""
+
+    limit: int = AREAS_PER_HOUR
+    window: float = 3600.0
+    max_addresses: int = 10_000
+    _times: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def wait(self, address: str, now: float | None = None) -> float:
+        """Seconds ``address`` must wait before it may store another area (0 when it may now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._times.get(address)
+            while times and now - times[0] >= self.window:
+                times.popleft()
+            if not times or len(times) < self.limit:
+                return 0.0
+            return times[len(times) - self.limit] + self.window - now
+
+    def record(self, address: str, now: float | None = None) -> None:
+        """Count one new area stored for ``address``."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if address not in self._times and len(self._times) >= self.max_addresses:
+                for key in [k for k, t in self._times.items() if not t or now - t[-1] >= self.window]:
+                    del self._times[key]
+            self._times.setdefault(address, deque()).append(now)
+
+
+def _limit() -> CreationLimit:
+    limit: CreationLimit = current_app.extensions[EXTENSION]
+    return limit
+
+
+def _too_many() -> str | None:
+    """Why this client may not store another area now, or None when it may."""
+    wait = _limit().wait(client_ip())
+    if wait <= 0:
+        return None
+    minutes = max(1, int(wait // 60) + 1)
+    return (f"You have made {_limit().limit} areas in the last hour from this address, the most allowed. "
+            f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again, or open an area you have made.")
 
 
 def page_url(area_id: str) -> str:
@@ -75,10 +132,12 @@ def _coverage(app_context: AppContext) -> tuple[BaseGeometry | None, str]:
 
 
 def store_area(app_context: AppContext, parsed: ParsedArea, name: str) -> tuple[str, ParsedArea]:
-    """Check the area against the loaded boundaries and store it; its id and the checked area."""
+    """Check the area against the loaded boundaries and store it (counted against the client's limit)."""
     coverage, where = _coverage(app_context)
     checked = checked_area(parsed, coverage=coverage, where=where, limits=LIMITS)
-    return save_custom_area(app_context.engine, checked.geometry, name=name or "Custom area"), checked
+    key = save_custom_area(app_context.engine, checked.geometry, name=name or "Custom area")
+    _limit().record(client_ip())
+    return key, checked
 
 
 def _codes_area(app_context: AppContext, text: str) -> ParsedArea:
@@ -89,12 +148,13 @@ def _codes_area(app_context: AppContext, text: str) -> ParsedArea:
     return area_from_codes(text, small_areas=lsoa.areas, engine=app_context.engine, limits=LIMITS)
 
 
-def _render(status: int = 200, **values: Any) -> Response:
+def _render(status: int = 200, template: str = "custom_areas/new.html", **values: Any) -> Response:
     values.setdefault("form", {"name": "", "codes": ""})
-    body = render_template("custom_areas/new.html", csrf_token=csrf_token(), csrf_field=CSRF_FIELD,
-                           limits=LIMITS, **values)
+    body = render_template(template, csrf_token=csrf_token(), csrf_field=CSRF_FIELD, limits=LIMITS, **values)
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = POLICY
+    if status == 429:
+        response.headers["Retry-After"] = str(max(1, int(_limit().wait(client_ip())) + 1))
     return response
 
 
@@ -128,10 +188,10 @@ def create_area() -> HttpResponse:
     name = (request.form.get("name") or "").strip()[:MAX_NAME]
     codes = request.form.get("codes") or ""
     form = {"name": name, "codes": codes[:MAX_CODES_TEXT]}
-    sent = request.form.get(CSRF_FIELD) or ""
-    expected = session.get(CSRF_FIELD, "")
-    if not expected or not hmac.compare_digest(sent.encode(), str(expected).encode()):
-        return _render(400, form=form, error="The form had expired or came from another site. Send it again.")
+    if not check_csrf():
+        return _render(400, form=form, error=EXPIRED)
+    if refusal := _too_many():
+        return _render(429, form=form, error=refusal)
     try:
         area_id = _from_form(context(), request.files.get("file"), name, codes)
     except InsightError as exc:
@@ -139,19 +199,68 @@ def create_area() -> HttpResponse:
     return redirect(page_url(area_id), code=303)
 
 
+def _drawn(text: str) -> ParsedArea:
+    """The polygon drawn on the map (``lon lat,lon lat,…``), BadRequest when there is none or it is malformed."""
+    shape = parse_drawn(text[:MAX_DRAW_TEXT])
+    if shape is None:
+        raise BadRequest("no area was drawn: draw one on the map first, then choose 'Open the full profile'")
+    return ParsedArea(shape, "the area drawn on the map")
+
+
+def _from_map_page(status: int, draw: str, name: str, error: str | None = None) -> Response:
+    link = "/?" + urlencode({"draw": draw}) if draw else "/"
+    return _render(status, "custom_areas/from_map.html", draw=draw, name=name, map_link=link, error=error)
+
+
 @bp.get("/from-map")
-def from_map() -> HttpResponse:
-    """Store the polygon drawn on the map (``?draw=lon lat,lon lat,…``) and go to its page."""
-    name = (request.args.get("name") or "").strip()[:MAX_NAME] or "Area drawn on the map"
+def from_map() -> Response:
+    """The polygon drawn on the map (``?draw=lon lat,lon lat,…``), with a form to name it and make its profile.
+
+    Nothing is stored here: a GET must not write, so another site's link or image cannot make areas.
+    """
+    draw = (request.args.get("draw") or "")[:MAX_DRAW_TEXT]
+    name = (request.args.get("name") or "").strip()[:MAX_NAME]
     try:
-        shape = parse_drawn((request.args.get("draw") or "")[:20_000])
-        if shape is None:
-            raise BadRequest("no area was drawn: draw one on the map first, then choose 'Full profile'")
-        parsed = ParsedArea(shape, "the area drawn on the map")
-        area_id = store_area(context(), parsed, name)[0]
+        coverage, where = _coverage(context())
+        checked_area(_drawn(draw), coverage=coverage, where=where, limits=LIMITS)
     except InsightError as exc:
-        return _render(400, error=str(exc))
+        return _from_map_page(400, "", name, str(exc))
+    return _from_map_page(200, draw, name)
+
+
+@bp.post("/from-map")
+def store_drawn() -> HttpResponse:
+    """Store the drawn polygon the confirmation form sends and go to its page (303)."""
+    draw = (request.form.get("draw") or "")[:MAX_DRAW_TEXT]
+    name = (request.form.get("name") or "").strip()[:MAX_NAME]
+    if not check_csrf():
+        return _from_map_page(400, draw, name, EXPIRED)
+    if refusal := _too_many():
+        return _from_map_page(429, draw, name, refusal)
+    try:
+        area_id = store_area(context(), _drawn(draw), name or "Area drawn on the map")[0]
+    except InsightError as exc:
+        return _from_map_page(400, "", name, str(exc))
     return redirect(page_url(area_id), code=303)
+
+
+def _json_body() -> dict:
+    """The request's JSON object (read with the upload's depth limit), BadRequest when it is not one."""
+    if not request.is_json:
+        raise BadRequest('send JSON (Content-Type: application/json): {"geometry": <GeoJSON>}')
+    try:
+        body = json_document("the request body", request.stream.read(LIMITS.max_bytes + 1), LIMITS)
+    except BadRequest as exc:
+        raise BadRequest(f'{exc} (send a JSON object with a "geometry" member holding GeoJSON)') from None
+    if not isinstance(body, dict) or "geometry" not in body:
+        raise BadRequest('the body must be a JSON object with a "geometry" member holding GeoJSON')
+    return body
+
+
+def _json_error(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
 
 
 def _json_routes(server: Flask, app_context: AppContext) -> None:
@@ -161,15 +270,13 @@ def _json_routes(server: Flask, app_context: AppContext) -> None:
     @guarded
     def custom_profile_json() -> Response:
         if request.content_length is not None and request.content_length > LIMITS.max_bytes:
-            response = jsonify({"error": f"the request is larger than {LIMITS.max_bytes:,} bytes, the limit: "
-                                         "simplify the outline"})
-            response.status_code = 413
+            return _json_error(413, f"the request is larger than {LIMITS.max_bytes:,} bytes, the limit: "
+                                    "simplify the outline")
+        if refusal := _too_many():
+            response = _json_error(429, refusal)
+            response.headers["Retry-After"] = str(max(1, int(_limit().wait(client_ip())) + 1))
             return response
-        if not request.is_json:
-            raise BadRequest('send JSON (Content-Type: application/json): {"geometry": <GeoJSON>}')
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or "geometry" not in body:
-            raise BadRequest('the body must be a JSON object with a "geometry" member holding GeoJSON')
+        body = _json_body()
         name = body.get("name") or "Custom area"
         if not isinstance(name, str):
             raise BadRequest('"name" must be text')
@@ -177,29 +284,23 @@ def _json_routes(server: Flask, app_context: AppContext) -> None:
         for key, value in query.items():
             if not isinstance(value, str):
                 raise BadRequest(f'"{key}" must be text')
-        checked_name(query.get("comparator"), "comparator")
-        checked_name(query.get("layer"), "layer")
-        checked_period(query.get("period"))
         parsed = area_from_geojson(body["geometry"], what='"geometry"', limits=LIMITS)
+        comparator = checked_name(query.get("comparator"), "comparator") or "borough"
+        layer, period = checked_name(query.get("layer"), "layer"), checked_period(query.get("period"))
         area_id, checked = store_area(app_context, parsed, name.strip()[:MAX_NAME])
-        return _profile_answer(server, area_id, query, checked.notes)
-
-
-def _profile_answer(server: Flask, area_id: str, query: dict[str, str], notes: list[str]) -> Response:
-    """What ``GET /api/profile/custom/<id>.json`` answers (the same view function), plus the id and the page."""
-    path = f"/api/profile/{CUSTOM_BOUNDARY}/{area_id}.json"
-    with server.test_request_context(path, query_string=query):
-        answer = cast(Response, server.view_functions["profile_json"](boundary=CUSTOM_BOUNDARY, code=area_id))
-    body = answer.get_json()
-    if answer.status_code != 200 or not isinstance(body, dict):
-        return answer
-    suffix = f"?{urlencode(query)}" if query else ""
-    body.update(id=area_id, url=page_url(area_id) + suffix, profile_url=path + suffix,
-                notes=[*notes, *body.get("notes", [])])
-    return jsonify(body)
+        result = app_context.with_surveys(app_context.area_profile(
+            app_context.places(), CUSTOM_BOUNDARY, area_id, comparator=comparator, crime_layer=layer,
+            period=period), crime_layer=layer, period=period)
+        answer = profile_payload(result)
+        suffix = f"?{urlencode(query)}" if query else ""
+        answer.update(id=area_id, url=page_url(area_id) + suffix,
+                      profile_url=f"/api/profile/{CUSTOM_BOUNDARY}/{area_id}.json{suffix}",
+                      notes=[*checked.notes, *answer["notes"]])
+        return jsonify(answer)
 
 
 def register(server: Flask, app_context: AppContext) -> None:
     """Add the custom area form, the map's hand-over route and the JSON twin to ``server``."""
     server.register_blueprint(bp)
+    server.extensions[EXTENSION] = CreationLimit()
     _json_routes(server, app_context)

@@ -82,6 +82,13 @@ def csrf_token() -> str:
     return session[CSRF_FIELD]
 
 
+def check_csrf() -> bool:
+    """Whether this POST carries the session's form token (a form field, or the X-CSRF-Token header)."""
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
+    expected = session.get(CSRF_FIELD, "")
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
 MAX_ID = 2**31 - 1
 """The largest id a page address may name (ids are 32-bit in the store)."""
 
@@ -122,13 +129,10 @@ def _load_user() -> Response | None:
     if _bad_id():
         return page("partner/message.html", 404, title="Not found", message="There is no such record, upload "
                     "or version. Check the address.")
-    if request.method == "POST":
-        sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
-        expected = session.get(CSRF_FIELD, "")
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-            return page("partner/message.html", 400, title="The form has expired",
-                         message="The page you sent was too old or came from somewhere else. Go back, reload the "
-                                 "page and try again.")
+    if request.method == "POST" and not check_csrf():
+        return page("partner/message.html", 400, title="The form has expired",
+                    message="The page you sent was too old or came from somewhere else. Go back, reload the "
+                            "page and try again.")
     return None
 
 
