@@ -38,6 +38,7 @@ def _operation(summary: str, parameters: list[Json], ok: Json, errors: tuple[int
     words = {400: "A parameter is not valid: the message says which and why.",
              404: "No such layer, area or boundary: the message lists what there is.",
              413: "The request is too large: the message gives the limit.",
+             429: "Too many new areas from this address in the last hour: the message says when to try again.",
              503: "The database is not available right now."}
     responses: Json = {"200": ok}
     for status in errors:
@@ -121,7 +122,7 @@ def _custom_paths(places: Places) -> Json:
         "comparator": c["comparator"]["schema"], "layer": c["layer"]["schema"], "period": c["period"]["schema"]}}
     operation = _operation(
         "The profile of an area you send as GeoJSON: every figure beside its comparator, with a link to share",
-        [], _ok("application/json", _object("id", "url", "figures"), "The area's profile"), (400, 413))
+        [], _ok("application/json", _object("id", "url", "figures"), "The area's profile"), (400, 413, 429))
     operation["post"] = operation.pop("get")
     operation["post"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return {"/profile/custom.json": operation}
