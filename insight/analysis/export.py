@@ -39,18 +39,21 @@ def safe_text(value: object) -> object:
     return value
 
 
-def _safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def safe_frame(frame: pd.DataFrame, *, columns: bool = True) -> pd.DataFrame:
+    """``frame`` with every text cell (and, with ``columns``, every column name) made safe for a spreadsheet."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(safe_text)
-    out.columns = [safe_text(str(c)) for c in out.columns]
+    if columns:
+        out.columns = [safe_text(str(c)) for c in out.columns]
     return out
 
 
-def _json_value(value: object) -> object:
+def json_value(value: object) -> object:
+    """A cell as a plain JSON value: numpy numbers as Python ones, NaN and infinities as null."""
     if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
+        return None if not math.isfinite(float(value)) else float(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.bool_):
@@ -91,12 +94,12 @@ def sources_frame(profile: Profile, places: Places | None = None) -> pd.DataFram
 
 def _sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
     ws = wb.create_sheet(title=title[:31])
-    safe = _safe_frame(frame)
+    safe = safe_frame(frame)
     ws.append(list(safe.columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in safe.itertuples(index=False):
-        ws.append([_json_value(v) for v in row])
+        ws.append([json_value(v) for v in row])
     for i, col in enumerate(safe.columns, start=1):
         width = max([len(str(col))] + [len(str(v)) for v in safe.iloc[:200, i - 1]])
         ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width + 2))
@@ -457,16 +460,16 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
     """Write one area's profile as ``fmt`` (one of PROFILE_FORMATS) to ``path``."""
     path = Path(path)
     if fmt == "csv":
-        _safe_frame(profile_frame(profile)).to_csv(path, index=False)
+        safe_frame(profile_frame(profile)).to_csv(path, index=False)
     elif fmt == "json":
         payload = {
             "area": {"code": profile.code, "name": profile.name, "boundary": profile.boundary.meta.name,
                      "boundary_title": profile.boundary.meta.title, "vintage": profile.boundary.meta.vintage},
             "comparator": profile.comparator,
-            "figures": [{k: _json_value(v) for k, v in r.items()} for r in profile.figures.to_dict("records")],
+            "figures": [{k: json_value(v) for k, v in r.items()} for r in profile.figures.to_dict("records")],
             "monthly": profile.monthly.to_dict("records"),
             "monthly_by_category": profile.monthly_by_category.to_dict("records"),
-            "assets": [{k: _json_value(v) for k, v in r.items()} for r in profile.assets.to_dict("records")],
+            "assets": [{k: json_value(v) for k, v in r.items()} for r in profile.assets.to_dict("records")],
             "notes": profile.notes,
         }
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -518,12 +521,12 @@ def export_table(table: pd.DataFrame, fmt: str, path: Path, areas: gpd.GeoDataFr
         pyogrio.write_dataframe(about, path, layer="about", driver="GPKG", append=True)
         return path
     if fmt == "csv":
-        _safe_frame(table).to_csv(path, index=False)
+        safe_frame(table).to_csv(path, index=False)
     elif fmt == "xlsx":
         write_xlsx(path, {"Areas": table, "About": about})
     elif fmt == "json":
         payload = {"about": dict(table.attrs),
-                   "areas": [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict("records")]}
+                   "areas": [{k: json_value(v) for k, v in r.items()} for r in table.to_dict("records")]}
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     else:
         raise BadRequest(f"format '{fmt}' is not one of {', '.join(TABLE_FORMATS)}")

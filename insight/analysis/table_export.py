@@ -12,36 +12,16 @@ Text is made formula-safe as in :mod:`insight.analysis.export`.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from insight.analysis.export import safe_text, write_xlsx
+from insight.analysis.export import json_value, safe_frame, write_xlsx
 from insight.errors import BadRequest
 from insight.geo.crs import STORAGE_CRS
 
 EVERY_AREA_FORMATS = ("csv", "xlsx", "json", "gpkg", "metadata.csv")
-
-
-def _safe(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_text)
-    return out
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def about_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -59,16 +39,16 @@ def write_every_area_table(
     path = Path(path)
     about = about_frame(table)
     if fmt == "csv":
-        _safe(table).to_csv(path, index=False)
+        safe_frame(table, columns=False).to_csv(path, index=False)
     elif fmt == "metadata.csv":
-        _safe(metadata).to_csv(path, index=False)
+        safe_frame(metadata, columns=False).to_csv(path, index=False)
     elif fmt == "xlsx":
         write_xlsx(path, {"Areas": table, "metadata": metadata, "About": about})
     elif fmt == "json":
         payload = {
             "about": {k: str(v) for k, v in table.attrs.items()},
             "columns": metadata.to_dict("records"),
-            "areas": [{k: _plain(v) for k, v in r.items()} for r in table.to_dict("records")],
+            "areas": [{k: json_value(v) for k, v in r.items()} for r in table.to_dict("records")],
         }
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     elif fmt == "gpkg":

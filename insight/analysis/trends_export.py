@@ -8,16 +8,14 @@ as a ``metadata`` mapping (the "About" sheet of a workbook, the ``metadata`` obj
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from insight.analysis.export import safe_text, write_xlsx
+from insight.analysis.export import json_value, safe_frame, write_xlsx
 from insight.analysis.places import Places, PointData, month_label
 from insight.analysis.trends import area_backtest, area_forecast, area_trends, area_warnings
 from insight.analysis.trends.forecast import METHOD
@@ -218,20 +216,10 @@ def _parameters(request: TrendsRequest) -> dict[str, object]:
     return {}
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def trends_json(result: TrendsResult) -> str:
     """The result as JSON text: ``{"metadata": {...}, "rows": [...]}`` (no NaN: missing values are null)."""
-    rows = [{k: _json_value(v) for k, v in r.items()} for r in result.rows.to_dict("records")]
-    metadata = {k: _json_value(v) for k, v in result.metadata.items()}
+    rows = [{k: json_value(v) for k, v in r.items()} for r in result.rows.to_dict("records")]
+    metadata = {k: json_value(v) for k, v in result.metadata.items()}
     return json.dumps({"metadata": metadata, "rows": rows}, indent=1, ensure_ascii=False)
 
 
@@ -239,11 +227,7 @@ def write_trends(result: TrendsResult, fmt: str, path: Path) -> Path:
     """Write the result as csv (provenance columns), xlsx (with an "About" sheet) or json (``metadata``)."""
     path = Path(path)
     if fmt == "csv":
-        safe = result.rows.copy()
-        for column in safe.columns:
-            if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-                safe[column] = safe[column].map(safe_text)
-        safe.to_csv(path, index=False)
+        safe_frame(result.rows, columns=False).to_csv(path, index=False)
     elif fmt == "xlsx":
         about = pd.DataFrame([{"item": k, "value": str(v)} for k, v in result.metadata.items()])
         write_xlsx(path, {_SHEETS[result.request.kind]: result.rows, "About": about})
