@@ -63,6 +63,10 @@ class Settings:
     login_max_failures: int = _setting(5, "Failed sign-ins allowed per account and address before a pause.")
     login_max_failures_per_ip: int = _setting(30, "Failed sign-ins allowed from one address, any account, per window.")
     login_window_minutes: int = _setting(15, "Window over which failed sign-ins are counted.")
+    public_url: str = _setting(
+        "", "The site's address as people reach it (e.g. https://insight.example.gov.uk), used in links the "
+        "command line prints, such as invitations. Empty: the command line prints paths only."
+    )
     postcode_layer: str = _setting(
         "postcodes", "Point layer whose source_id is a postcode, used to place CSV rows that only have a postcode."
     )

@@ -8,7 +8,9 @@ import re
 import string
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import geopandas as gpd
 import pandas as pd
@@ -335,6 +337,10 @@ def test_the_command_line_adds_organisations_and_invites_with_the_same_functions
     code = re.search(r"^/partner/invite/(inv_[\w-]+)$", out, re.MULTILINE).group(1)
     assert out.startswith("invited helper@hendon.example.org (partner of hendon-hub)")
     assert f"put your site's address in front, e.g. https://insight.example.gov.uk/partner/invite/{code}" in out
+    site = replace(store.settings, public_url="https://insight.barnet.example.gov.uk/")
+    again = run_cli(SimpleNamespace(settings=site), capsys, "user", "invite", "other@hendon.example.org",
+                    "--org", "hendon-hub")
+    assert re.search(r"^https://insight\.barnet\.example\.gov\.uk/partner/invite/inv_[\w-]+$", again, re.MULTILINE)
     onboarding.accept_invitation(store.engine, code, "a quiet library afternoon")
     assert auth.user_by_email(store.engine, "helper@hendon.example.org").org_slug == "hendon-hub"
     actions = {(e.action, e.actor_email) for e in audit.events(store.engine, limit=10)}

@@ -70,8 +70,13 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         made = invite(engine, args.email, role=args.role, org_slug=args.org, name=args.name or "", actor=auth.SYSTEM)
         print(f"invited {made.email} ({made.role}" + (f" of {made.org_slug}" if made.org_slug else "")
               + f"); send them this link, shown once, valid until {made.expires:%Y-%m-%d}:")
-        print(f"/partner/invite/{made.code}")
-        print(f"put your site's address in front, e.g. https://insight.example.gov.uk/partner/invite/{made.code}")
+        path = f"/partner/invite/{made.code}"
+        if settings.public_url:
+            print(settings.public_url.rstrip("/") + path)
+        else:
+            print(path)
+            print(f"put your site's address in front, e.g. https://insight.example.gov.uk{path} "
+                  "(set INSIGHT_PUBLIC_URL to print it whole)")
     else:
         for user in auth.list_users(engine, actor=auth.SYSTEM):
             print(f"{user.email}  {user.role}" + (f"  {user.org_slug}" if user.org_slug else ""))
