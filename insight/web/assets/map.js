@@ -75,6 +75,17 @@ window.insightMap = {
       if (button) { button.click(); }
     }, 400);
   });
+  /* Skip links move focus themselves: changing the address's #fragment would make Dash's router redraw
+     the page and lose the focus it had just moved. */
+  document.addEventListener("click", function (event) {
+    const link = event.target && event.target.closest ? event.target.closest("a.in-page-skip") : null;
+    if (!link) { return; }
+    const target = document.getElementById((link.getAttribute("href") || "").replace(/^#/, ""));
+    if (!target) { return; }
+    event.preventDefault();
+    target.focus();
+    target.scrollIntoView({ block: "start" });
+  });
   /* From the search box, the down arrow moves to the first suggestion; up and down move between them. */
   document.addEventListener("keydown", function (event) {
     const target = event.target;
