@@ -503,23 +503,31 @@ def export_profile(profile: Profile, places: Places, fmt: str, path: Path) -> Pa
     return path
 
 
+def write_areas_gpkg(path: Path, areas: gpd.GeoDataFrame | None, table: pd.DataFrame,
+                     tables: dict[str, pd.DataFrame]) -> Path:
+    """A GeoPackage of ``areas`` (``code`` and outline) carrying ``table``'s columns as layer 'areas', plus each
+    of ``tables`` as an attribute table of that name."""
+    if areas is None:
+        raise BadRequest("a GeoPackage needs the areas' outlines: ask for csv, xlsx or json here")
+    import pyogrio
+
+    shapes = areas[["code", "geometry"]].merge(table, on="code", how="inner")
+    if path.exists():
+        path.unlink()
+    gpd.GeoDataFrame(shapes, geometry="geometry", crs=STORAGE_CRS).to_file(
+        path, layer="areas", driver="GPKG", engine="pyogrio")
+    for name, frame in tables.items():
+        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", append=True)
+    return path
+
+
 def export_table(table: pd.DataFrame, fmt: str, path: Path, areas: gpd.GeoDataFrame | None = None) -> Path:
     """Write an all-areas table (one row per area) as csv, xlsx, json, or a GeoPackage of ``areas``
     (``code`` and geometry) carrying the table's columns, with an attribute table 'about'."""
     path = Path(path)
     about = pd.DataFrame([{"item": k, "value": str(v)} for k, v in table.attrs.items()])
     if fmt == "gpkg":
-        if areas is None:
-            raise BadRequest("a GeoPackage needs the areas' outlines: ask for csv, xlsx or json here")
-        shapes = areas[["code", "geometry"]].merge(table, on="code", how="inner")
-        if path.exists():
-            path.unlink()
-        gpd.GeoDataFrame(shapes, geometry="geometry", crs=STORAGE_CRS).to_file(
-            path, layer="areas", driver="GPKG", engine="pyogrio")
-        import pyogrio
-
-        pyogrio.write_dataframe(about, path, layer="about", driver="GPKG", append=True)
-        return path
+        return write_areas_gpkg(path, areas, table, {"about": about})
     if fmt == "csv":
         safe_frame(table).to_csv(path, index=False)
     elif fmt == "xlsx":

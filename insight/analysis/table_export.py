@@ -17,9 +17,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from insight.analysis.export import json_value, safe_frame, write_xlsx
+from insight.analysis.export import json_value, safe_frame, write_areas_gpkg, write_xlsx
 from insight.errors import BadRequest
-from insight.geo.crs import STORAGE_CRS
 
 EVERY_AREA_FORMATS = ("csv", "xlsx", "json", "gpkg", "metadata.csv")
 
@@ -52,17 +51,7 @@ def write_every_area_table(
         }
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     elif fmt == "gpkg":
-        if areas is None:
-            raise BadRequest("a GeoPackage needs the areas' outlines: ask for csv, xlsx or json here")
-        import pyogrio
-
-        shapes = areas[["code", "geometry"]].merge(table, on="code", how="inner")
-        if path.exists():
-            path.unlink()
-        gpd.GeoDataFrame(shapes, geometry="geometry", crs=STORAGE_CRS).to_file(
-            path, layer="areas", driver="GPKG", engine="pyogrio")
-        pyogrio.write_dataframe(about, path, layer="about", driver="GPKG", append=True)
-        pyogrio.write_dataframe(metadata, path, layer="columns", driver="GPKG", append=True)
+        write_areas_gpkg(path, areas, table, {"about": about, "columns": metadata})
     else:
         raise BadRequest(f"format '{fmt[:20]}' is not one of {', '.join(EVERY_AREA_FORMATS)}")
     return path
